@@ -1,0 +1,3 @@
+from dfkd_bench.cli import main
+
+main()

@@ -1,0 +1,226 @@
+"""Command line: parse and call; the logic lives in runner, inspect, train and teachers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from dfkd_bench.errors import BadInput
+
+console = Console()
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _ints(value: str | None, what: str) -> list[int]:
+    try:
+        return [int(v) for v in _csv(value)]
+    except ValueError as err:
+        raise BadInput(f"{what} must be comma-separated integers, got '{value}'") from err
+
+
+def _scales(value: str | None) -> list[int | None]:
+    return [None if v == "auto" else int(v) for v in _csv(value)] if value else []
+
+
+common_run_options = [
+    click.option("--out", type=click.Path(path_type=Path), default=Path("results/runs"), show_default=True),
+    click.option("--data-root", default=None, help="folder holding the data sets (CIFAR, Fashion-MNIST, ...)"),
+    click.option("--teachers", type=click.Path(path_type=Path), default=None, help="teacher store folder"),
+    click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N"),
+    click.option("--set", "assignments", multiple=True, help="config override, e.g. --set train.epochs=2"),
+    click.option("--force", is_flag=True, help="start over cells that are done or whose config changed"),
+    click.option("--retry-failed", is_flag=True, help="resume cells that failed"),
+    click.option("--dry-run", is_flag=True, help="print the cells and exit"),
+]
+
+
+def with_run_options(func):
+    for option in reversed(common_run_options):
+        func = option(func)
+    return func
+
+
+class BadInputExit(click.ClickException):
+    """A one-line `error: ...` on stderr and exit code 2, for any BadInput raised below the CLI."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BadInput as err:
+            raise BadInputExit(str(err)) from err
+
+
+@click.group(cls=Group)
+def cli() -> None:
+    """dfkd-bench: data-free knowledge distillation benchmark harness."""
+
+
+def _run(request, out, data_root, teachers, device, force, retry_failed, dry_run, assignments) -> None:
+    from dfkd_bench.config import parse_assignments
+    from dfkd_bench.engine.spec import RunOptions
+    from dfkd_bench.runner import run_request
+
+    request.overrides = parse_assignments(assignments)
+    opts = RunOptions(out, data_root, teachers, device, force, retry_failed)
+    results, table = run_request(request, opts, dry_run)
+    if table is not None:
+        console.print(table)
+        console.print(f"results in {out} (summary.csv)")
+    if any(r.get("status") != "done" for r in results):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--methods", default=None, help="comma list of method cards or wildcards (default: all)")
+@click.option("--pairs", default=None, help="comma list of teacher-student pairs, or 'all'")
+@click.option("--datasets", default=None, help="comma list of datasets (default: mnist)")
+@click.option("--scales", default=None, help="comma list of data scales (distinct images), or 'auto'")
+@click.option("--seeds", default=None, help="comma list of seeds (default: 0)")
+@with_run_options
+def run(methods, pairs, datasets, scales, seeds, **kwargs) -> None:
+    """Run a grid of cells; with no arguments, the embedded MNIST default."""
+    from dfkd_bench.runner import GridRequest
+
+    request = GridRequest(_csv(methods), _csv(pairs), _csv(datasets), _scales(scales), _ints(seeds, "--seeds"))
+    _run(request, **kwargs)
+
+
+@cli.command("run-one")
+@click.option("--method", required=True)
+@click.option("--pair", default=None)
+@click.option("--dataset", default="mnist", show_default=True)
+@click.option("--scale", default=None, help="data scale (distinct images) or 'auto'")
+@click.option("--seed", default=0, show_default=True, type=int)
+@with_run_options
+def run_one_command(method, pair, dataset, scale, seed, **kwargs) -> None:
+    """Run (or resume) a single cell."""
+    from dfkd_bench.runner import GridRequest
+
+    request = GridRequest([method], _csv(pair), [dataset], _scales(scale), [seed])
+    _run(request, **kwargs)
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["models", "methods", "datasets", "pairs", "teachers"]))
+@click.argument("pattern", default="*")
+@click.option("--teachers", type=click.Path(path_type=Path), default=None)
+def list_command(what: str, pattern: str, teachers: Path | None) -> None:
+    """List registered models, method cards, datasets, pairs or stored teachers (wildcards allowed)."""
+    from dfkd_bench import inspect
+
+    tables = {
+        "models": lambda: inspect.models_table(pattern),
+        "methods": lambda: inspect.methods_table(pattern),
+        "datasets": inspect.datasets_table,
+        "pairs": inspect.pairs_table,
+        "teachers": lambda: inspect.teachers_table(teachers),
+    }
+    console.print(tables[what]())
+
+
+@cli.group()
+def show() -> None:
+    """Show a resolved configuration."""
+
+
+@show.command("method")
+@click.argument("name")
+@click.option("--dataset", default="mnist", show_default=True)
+@click.option("--pair", default=None, help="default: the dataset's first pair")
+def show_method(name: str, dataset: str, pair: str | None) -> None:
+    """The method card resolved for one dataset and pair, with its deviations from the reference."""
+    from dfkd_bench.inspect import show_method as render
+    from dfkd_bench.pairs import pairs_for
+
+    click.echo(render(name, dataset, pair or (pairs_for(dataset) or ("",))[0]))
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("results/runs"), show_default=True)
+def status(out: Path) -> None:
+    """Status and accuracy of every run under --out."""
+    from dfkd_bench.inspect import status_table
+
+    console.print(status_table(out))
+
+
+@cli.command()
+@click.option("--model", required=True)
+@click.option("--dataset", required=True)
+@click.option("--epochs", type=int, default=None, help="override the recipe's epochs")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--data-root", default=None)
+@click.option("--teachers", type=click.Path(path_type=Path), default=None)
+@click.option("--device", default="auto", show_default=True)
+def train(model, dataset, epochs, seed, data_root, teachers, device) -> None:
+    """Train a model on real data with its dataset's recipe and keep it in the teacher store."""
+    from dfkd_bench.models import MODELS
+    from dfkd_bench.progress import Reporter
+    from dfkd_bench.teachers import TeacherStore
+    from dfkd_bench.train import train_into_store
+
+    MODELS.get(model)
+    with Reporter() as reporter:
+        record = train_into_store(
+            model,
+            dataset,
+            TeacherStore(teachers),
+            data_root,
+            device,
+            epochs,
+            seed,
+            on_epoch=lambda e, n, r: reporter.update(f"train {dataset}/{model}", e + 1, n, f"top1 {r.top1:.2f}%"),
+        )
+    console.print(
+        f"{dataset}/{model}: test top-1 {record['test_top1']:.2f}% in {record['train_seconds']} s "
+        f"(sha256 {record['sha256'][:12]})"
+    )
+
+
+@cli.group()
+def teacher() -> None:
+    """The teacher store."""
+
+
+@teacher.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--model", required=True)
+@click.option("--dataset", required=True)
+@click.option("--data-root", default=None)
+@click.option("--teachers", type=click.Path(path_type=Path), default=None)
+@click.option("--device", default="auto", show_default=True)
+def teacher_import(file, model, dataset, data_root, teachers, device) -> None:
+    """Import a reference checkpoint (<dataset>_<arch>.pth with key state_dict), check keys, measure it."""
+    from dfkd_bench.envinfo import resolve_device
+    from dfkd_bench.models import MODELS
+    from dfkd_bench.teachers import TeacherStore
+
+    MODELS.get(model)
+    record = TeacherStore(teachers).import_checkpoint(file, model, dataset, data_root, resolve_device(device))
+    console.print(f"imported {dataset}/{model}: test top-1 {record['test_top1']:.2f}% (sha256 {record['sha256'][:12]})")
+
+
+@teacher.command("list")
+@click.option("--teachers", type=click.Path(path_type=Path), default=None)
+def teacher_list(teachers: Path | None) -> None:
+    """Stored teachers with their measured accuracy."""
+    from dfkd_bench.inspect import teachers_table
+
+    console.print(teachers_table(teachers))
+
+
+def main() -> None:
+    cli(prog_name="dfkd-bench")

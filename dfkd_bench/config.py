@@ -1,0 +1,166 @@
+"""Method cards (YAML presets) and config resolution.
+
+Precedence: code defaults < card < card's dataset block < card's pair block < grid overrides < --set k=v.
+Unknown keys are errors; the resolved config is saved and hashed in every run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dfkd_bench.errors import BadInput, unknown
+from dfkd_bench.methods import METHODS, TrainConfig
+
+CARD_KEYS = {
+    "name",
+    "algorithm",
+    "paper",
+    "reference",
+    "summary",
+    "train",
+    "method",
+    "datasets",
+    "pairs",
+    "deviations",
+}
+REQUIRED_KEYS = {"name", "algorithm", "paper", "reference", "summary", "deviations"}
+BLOCK_KEYS = {"source", "train", "method", "pairs"}
+
+
+@dataclass(frozen=True)
+class Card:
+    """One user-visible method: an algorithm plus its presets, provenance and documented deviations."""
+
+    name: str
+    algorithm: str
+    paper: str
+    reference: str
+    summary: str
+    train: dict[str, Any] = field(default_factory=dict)
+    method: dict[str, Any] = field(default_factory=dict)
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pairs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deviations: list[str] = field(default_factory=list)
+
+    @property
+    def data_free(self) -> bool:
+        return METHODS.get(self.algorithm).data_free
+
+
+def cards_dir() -> Path:
+    """`$DFKD_BENCH_CARDS`, else the repository's top-level `methods/`."""
+    env = os.environ.get("DFKD_BENCH_CARDS")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "methods"
+
+
+def _parse_card(path: Path) -> Card:
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise BadInput(f"{path}: not valid YAML ({' '.join(str(err).split())})") from err
+    extra = sorted(set(raw) - CARD_KEYS)
+    if extra:
+        raise BadInput(f"{path}: unknown card key(s) {', '.join(extra)}; valid: {', '.join(sorted(CARD_KEYS))}")
+    missing = sorted(REQUIRED_KEYS - set(raw))
+    if missing:
+        raise BadInput(f"{path}: missing card key(s) {', '.join(missing)}")
+    if raw.get("name") != path.stem:
+        raise BadInput(f"{path}: card name '{raw.get('name')}' must equal the file name '{path.stem}'")
+    for block_name, block in (raw.get("datasets") or {}).items():
+        bad = sorted(set(block) - BLOCK_KEYS)
+        if bad:
+            raise BadInput(f"{path}: unknown key(s) {', '.join(bad)} in dataset block '{block_name}'")
+    METHODS.get(raw.get("algorithm", ""))
+    return Card(**{k: raw[k] for k in raw if raw[k] is not None})
+
+
+@cache
+def _load_cards(directory: Path) -> dict[str, Card]:
+    if not directory.is_dir():
+        raise BadInput(f"no method cards: {directory} is not a directory (set DFKD_BENCH_CARDS)")
+    return {p.stem: _parse_card(p) for p in sorted(directory.glob("*.yaml"))}
+
+
+def all_cards() -> dict[str, Card]:
+    return _load_cards(cards_dir())
+
+
+def get_card(name: str) -> Card:
+    cards = all_cards()
+    if name not in cards:
+        raise unknown("method", name, cards)
+    return cards[name]
+
+
+def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """`--set train.lr=0.2 method.g_steps=5` (values parsed as YAML scalars)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadInput(f"--set expects key=value (e.g. train.lr=0.2), got '{item}'")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _section_fields(card: Card) -> dict[str, set[str]]:
+    params_cls = METHODS.get(card.algorithm).Params
+    return {
+        "train": {f.name for f in dataclasses.fields(TrainConfig)},
+        "method": {f.name for f in dataclasses.fields(params_cls)},
+    }
+
+
+def _apply(target: dict[str, dict[str, Any]], updates: dict[str, Any], fields: dict[str, set[str]], where: str) -> None:
+    """Merge `section.key` or bare `key` updates; a bare key must name exactly one section's field."""
+    for key, value in updates.items():
+        section, dot, name = key.rpartition(".")
+        if not dot:
+            owners = [s for s, names in fields.items() if name in names]
+            if len(owners) != 1:
+                valid = sorted(f"{s}.{n}" for s, names in fields.items() for n in names)
+                raise BadInput(f"unknown config key '{key}' in {where}; valid keys: {', '.join(valid)}")
+            section = owners[0]
+        if section not in fields or name not in fields[section]:
+            valid = sorted(f"{s}.{n}" for s, names in fields.items() for n in names)
+            raise BadInput(f"unknown config key '{key}' in {where}; valid keys: {', '.join(valid)}")
+        target[section][name] = value
+
+
+def _block_updates(block: dict[str, Any]) -> dict[str, Any]:
+    return {f"{s}.{k}": v for s in ("train", "method") for k, v in (block.get(s) or {}).items()}
+
+
+def resolve(card: Card, dataset: str, pair: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The full config of one run: {'train': {...}, 'method': {...}} with every field present."""
+    fields = _section_fields(card)
+    params_cls = METHODS.get(card.algorithm).Params
+    cfg = {
+        "train": dataclasses.asdict(TrainConfig()),
+        "method": dataclasses.asdict(params_cls()),
+    }
+    _apply(cfg, _block_updates({"train": card.train, "method": card.method}), fields, f"card {card.name}")
+    ds_block = card.datasets.get(dataset, {})
+    _apply(cfg, _block_updates(ds_block), fields, f"card {card.name} dataset {dataset}")
+    for pair_block in (card.pairs.get(pair), (ds_block.get("pairs") or {}).get(pair)):
+        if pair_block:
+            _apply(cfg, _block_updates(pair_block), fields, f"card {card.name} pair {pair}")
+    _apply(cfg, overrides or {}, fields, "overrides")
+    TrainConfig(**cfg["train"])
+    params_cls(**cfg["method"])
+    return cfg
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Stable short hash of a resolved config; a changed hash means a different experiment."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

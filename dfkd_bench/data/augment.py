@@ -1,0 +1,63 @@
+"""Batch-wise image transforms on tensors, so augmentation runs where the batch already is (CPU or GPU)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels to floats in [0, 1]; refuses floats so nothing gets divided by 255 twice."""
+    if images.dtype != torch.uint8:
+        raise TypeError(f"to_float expects uint8 images, got {images.dtype}")
+    return images.float().div_(255.0)
+
+
+def _channel_stats(x: torch.Tensor, values: Sequence[float]) -> torch.Tensor:
+    if len(values) != x.shape[-3]:
+        raise ValueError(f"{len(values)} per-channel values for {x.shape[-3]} channels")
+    return torch.as_tensor(values, dtype=x.dtype, device=x.device).view(-1, 1, 1)
+
+
+def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """Per-channel standardisation of a C x H x W image or an N x C x H x W batch."""
+    return (x - _channel_stats(x, mean)) / _channel_stats(x, std)
+
+
+def denormalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """Undo ``normalize``, e.g. to save synthetic images or clamp them to valid pixels."""
+    return x * _channel_stats(x, std) + _channel_stats(x, mean)
+
+
+def random_crop_flip(
+    x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Per-sample random crop from a zero-padded image, then a random horizontal flip (p = 0.5).
+
+    Matches torchvision's ``RandomCrop(size, padding)`` + ``RandomHorizontalFlip()`` on every
+    sample of an N x C x H x W batch at once. Padding is zeros in whatever space ``x`` is in, so
+    apply it before ``normalize`` to pad with black as torchvision does. Random numbers are drawn
+    on the generator's device (CPU for the global RNG), so a seed gives the same crops on any
+    device. Returns ``x`` itself when there is nothing to do.
+    """
+    if padding < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    if x.dim() != 4:
+        raise ValueError(f"expected an N x C x H x W batch, got shape {tuple(x.shape)}")
+    if padding == 0 and not flip:
+        return x
+    n, c, h, w = x.shape
+    rng_device = generator.device if generator is not None else torch.device("cpu")
+    top = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=rng_device).to(x.device)
+    left = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=rng_device).to(x.device)
+    rows = top[:, None] + torch.arange(h, device=x.device)  # N x H
+    cols = left[:, None] + torch.arange(w, device=x.device)  # N x W
+    if flip:
+        mirrored = torch.randint(0, 2, (n,), generator=generator, device=rng_device).to(x.device).bool()
+        cols = torch.where(mirrored[:, None], cols.flip(1), cols)
+    padded = F.pad(x, (padding, padding, padding, padding)) if padding else x
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    channel = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]

@@ -1,0 +1,65 @@
+"""What a data set is (its shape and statistics) and a whole split held in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Everything a model, a generator or an augmentation needs to know without loading any image.
+
+    ``hflip`` says whether a horizontal flip keeps the label: true for natural photos (CIFAR),
+    false for digits and clothing silhouettes, where a mirrored image is a different or impossible one.
+    """
+
+    name: str
+    num_classes: int
+    in_channels: int
+    image_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    hflip: bool
+    class_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
+            raise ValueError(f"{self.name}: mean/std need one value per channel ({self.in_channels})")
+        if len(self.class_names) != self.num_classes:
+            raise ValueError(f"{self.name}: {len(self.class_names)} class names for {self.num_classes} classes")
+
+
+@dataclass
+class ImageSet:
+    """A split kept as two tensors, so batches are slices and augmentation can run on the GPU.
+
+    Tensors may be shared with the loader's cache: treat them as read-only.
+    """
+
+    spec: DatasetSpec
+    images: torch.Tensor  # uint8, N x C x H x W
+    labels: torch.Tensor  # int64, N
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(f"images must be uint8 N x C x H x W, got {self.images.dtype} {tuple(self.images.shape)}")
+        if self.labels.dtype != torch.int64 or self.labels.dim() != 1:
+            raise ValueError(f"labels must be int64 of shape N, got {self.labels.dtype} {tuple(self.labels.shape)}")
+        if len(self.images) != len(self.labels):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to(self, device: torch.device | str) -> ImageSet:
+        return ImageSet(self.spec, self.images.to(device), self.labels.to(device))
+
+    def subset(self, indices: torch.Tensor | Sequence[int]) -> ImageSet:
+        """A new set of the chosen samples (index list or boolean mask), e.g. for a held-out slice."""
+        if not isinstance(indices, torch.Tensor):
+            indices = torch.as_tensor(list(indices), dtype=torch.int64)
+        indices = indices.to(self.images.device)
+        return ImageSet(self.spec, self.images[indices], self.labels[indices])

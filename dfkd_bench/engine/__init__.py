@@ -1,0 +1,1 @@
+"""The KD loop, timing, evaluation and checkpoint/resume."""

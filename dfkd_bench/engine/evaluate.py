@@ -1,0 +1,49 @@
+"""Top-1/top-5 and per-class accuracy on a full test split held on the device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dfkd_bench.data import ImageSet
+from dfkd_bench.data.augment import normalize, to_float
+
+
+@dataclass
+class EvalResult:
+    top1: float
+    top5: float
+    loss: float
+    per_class_top1: list[float]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, test: ImageSet, batch_size: int = 1024) -> EvalResult:
+    """Accuracies in percent; the model is put back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    spec = test.spec
+    device = next(model.parameters()).device
+    correct1 = correct5 = 0
+    loss_sum = 0.0
+    hits = torch.zeros(spec.num_classes, dtype=torch.long)
+    counts = torch.zeros(spec.num_classes, dtype=torch.long)
+    for start in range(0, len(test), batch_size):
+        images = test.images[start : start + batch_size].to(device)
+        labels = test.labels[start : start + batch_size].to(device)
+        logits = model(normalize(to_float(images), spec.mean, spec.std))
+        loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
+        k = min(5, logits.shape[1])
+        topk = logits.topk(k, dim=1).indices
+        right = topk[:, 0] == labels
+        correct1 += right.sum().item()
+        correct5 += (topk == labels[:, None]).any(dim=1).sum().item()
+        hits += torch.bincount(labels[right].cpu(), minlength=spec.num_classes)
+        counts += torch.bincount(labels.cpu(), minlength=spec.num_classes)
+    model.train(was_training)
+    n = len(test)
+    per_class = (100.0 * hits.double() / counts.clamp_min(1).double()).tolist()
+    return EvalResult(100.0 * correct1 / n, 100.0 * correct5 / n, loss_sum / n, per_class)

@@ -1,0 +1,303 @@
+"""run_one: one cell, idempotent and resumable, so any scheduler (a loop, a GPU pool, Slurm) can drive it."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from dfkd_bench.config import config_hash, get_card, resolve
+from dfkd_bench.data import get_spec, load_dataset
+from dfkd_bench.engine.evaluate import evaluate
+from dfkd_bench.engine.rng import rng_state, seed_everything, set_rng_state
+from dfkd_bench.engine.spec import RunOptions, RunSpec
+from dfkd_bench.engine.timing import RegionTimer
+from dfkd_bench.envinfo import device_name, environment, resolve_device
+from dfkd_bench.errors import BadInput
+from dfkd_bench.methods import METHODS, Method, MethodContext, TrainConfig
+from dfkd_bench.methods.base import params_from_dict
+from dfkd_bench.models import create_model
+from dfkd_bench.pairs import split_pair
+from dfkd_bench.store import (
+    CHECKPOINT,
+    CONFIG,
+    ENV,
+    LOG,
+    METRICS,
+    RESULT,
+    atomic_torch_save,
+    atomic_write_json,
+    atomic_write_text,
+    atomic_write_yaml,
+    read_json,
+    run_dir,
+)
+from dfkd_bench.teachers import TeacherStore
+
+
+class EpochObserver(Protocol):
+    def epoch_done(self, spec: RunSpec, record: dict[str, Any], epochs: int) -> None: ...
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def resolve_run(spec: RunSpec, opts: RunOptions) -> tuple[dict[str, Any], str, Path]:
+    """The resolved config of a cell, its hash and its run directory (no side effects)."""
+    card = get_card(spec.method)
+    teacher, student = split_pair(spec.pair, spec.dataset)
+    get_spec(spec.dataset)
+    record = TeacherStore(opts.teachers).record(spec.dataset, teacher)
+    resolved = resolve(card, spec.dataset, spec.pair, dict(spec.overrides))
+    config = {
+        "run": {
+            "method": card.name,
+            "algorithm": card.algorithm,
+            "dataset": spec.dataset,
+            "pair": spec.pair,
+            "teacher": teacher,
+            "student": student,
+            "seed": spec.seed,
+            "teacher_sha256": record["sha256"] if record else None,
+        },
+        **resolved,
+    }
+    out = run_dir(opts.out, spec.dataset, spec.pair, spec.method, resolved["train"]["data_scale"], spec.seed)
+    return config, config_hash(config), out
+
+
+def _set_aside(path: Path) -> Path:
+    """Keep a replaced run next to the new one instead of deleting it."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"replaced-{path.name}-{stamp}")
+    path.rename(target)
+    return target
+
+
+def _log(path: Path, message: str) -> None:
+    with open(path / LOG, "a") as f:
+        f.write(f"{_now()} {message}\n")
+
+
+class _Cell:
+    """The state of one run while it executes."""
+
+    def __init__(self, spec: RunSpec, opts: RunOptions, config: dict[str, Any], digest: str, path: Path):
+        self.spec, self.config, self.hash, self.path = spec, config, digest, path
+        self.device = resolve_device(opts.device)
+        run = config["run"]
+        self.train = TrainConfig(**config["train"])
+        ds = get_spec(spec.dataset)
+        seed_everything(spec.seed)
+        teacher, self.teacher_record = TeacherStore(opts.teachers).load(
+            spec.dataset, run["teacher"], ds.num_classes, ds.in_channels
+        )
+        self.teacher = teacher.to(self.device).eval().requires_grad_(False)
+        self.student = create_model(run["student"], ds.num_classes, ds.in_channels).to(self.device)
+        self.test = load_dataset(spec.dataset, "test", opts.data_root).to(self.device)
+        method_cls = METHODS.get(run["algorithm"])
+        ctx = MethodContext(
+            teacher=self.teacher,
+            student=self.student,
+            spec=ds,
+            device=self.device,
+            train=self.train,
+            real_train_set=lambda: load_dataset(spec.dataset, "train", opts.data_root),
+        )
+        self.method: Method = method_cls(ctx, params_from_dict(method_cls, config["method"]))
+        self.optimizer = torch.optim.SGD(
+            self.student.parameters(),
+            lr=self.train.lr,
+            momentum=self.train.momentum,
+            weight_decay=self.train.weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizer, T_max=max(1, self.train.epochs - self.train.warmup), eta_min=self.train.eta_min
+        )
+        self.timer = RegionTimer(self.device)
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.resumes = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config_hash": self.hash,
+            "epoch": self.epoch,
+            "student": self.student.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "method": self.method.state_dict(),
+            "rng": rng_state(),
+            "history": self.history,
+            "times": self.timer.state_dict(),
+            "resumes": self.resumes,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["config_hash"] != self.hash:
+            raise BadInput(f"{self.path / CHECKPOINT} belongs to another config; rerun with --force")
+        self.epoch = state["epoch"]
+        self.student.load_state_dict(state["student"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.method.load_state_dict(state["method"])
+        self.history = list(state["history"])
+        self.timer.load_state_dict(state["times"])
+        self.resumes = state["resumes"] + 1
+        set_rng_state(state["rng"])
+
+    def kd_step(self, sums: dict[str, float]) -> None:
+        with self.timer.region("sample"):
+            batch = self.method.sample()
+        with self.timer.region("kd"):
+            with torch.no_grad():
+                t_logits = self.teacher(batch.x)
+            s_logits = self.student(batch.x)
+            loss = self.method.student_loss(s_logits, t_logits, batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.method.after_kd_step(batch, s_logits.detach(), t_logits)
+            sums["kd_loss"] += loss.item()
+            sums["agreement"] += (s_logits.argmax(1) == t_logits.argmax(1)).float().mean().item()
+            sums["kd_steps"] += 1
+
+    def run_epoch(self) -> dict[str, Any]:
+        sums: dict[str, float] = defaultdict(float)
+        synth: dict[str, list[float]] = defaultdict(list)
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.student.train()
+        for _ in range(self.train.rounds_per_epoch):
+            with self.timer.region("synthesis"):
+                for key, value in self.method.synthesize().items():
+                    synth[key].append(value)
+            if self.epoch >= self.train.warmup:
+                for _ in range(self.train.kd_steps):
+                    self.kd_step(sums)
+        with self.timer.region("eval"):
+            result = evaluate(self.student, self.test, self.train.eval_batch_size)
+        if self.epoch >= self.train.warmup:
+            self.scheduler.step()
+        steps = max(1.0, sums["kd_steps"])
+        record = {
+            "epoch": self.epoch,
+            "top1": result.top1,
+            "top5": result.top5,
+            "test_loss": result.loss,
+            "lr": lr,
+            "kd_steps": int(sums["kd_steps"]),
+            "kd_loss": sums["kd_loss"] / steps if sums["kd_steps"] else None,
+            "agreement": sums["agreement"] / steps if sums["kd_steps"] else None,
+            "data_scale": self.method.data_scale(),
+            **{k: sum(v) / len(v) for k, v in synth.items()},
+            "per_class_top1": result.per_class_top1,
+        }
+        self.epoch += 1
+        self.history.append(record)
+        return record
+
+    def summary(self, status: str, error: str | None = None) -> dict[str, Any]:
+        run = self.config["run"]
+        last = self.history[-1] if self.history else None
+        best = max(self.history, key=lambda r: r["top1"]) if self.history else None
+        times = {k: round(v, 3) for k, v in self.timer.seconds.items()}
+        times["total"] = round(sum(self.timer.seconds.values()), 3)
+        return {
+            "status": status,
+            "error": error,
+            "dataset": run["dataset"],
+            "pair": run["pair"],
+            "method": run["method"],
+            "algorithm": run["algorithm"],
+            "seed": run["seed"],
+            "config_hash": self.hash,
+            "epochs": self.train.epochs,
+            "epochs_done": self.epoch,
+            "best_top1": best["top1"] if best else None,
+            "best_epoch": best["epoch"] if best else None,
+            "last_top1": last["top1"] if last else None,
+            "per_class_top1": last["per_class_top1"] if last else None,
+            "data_scale": self.method.data_scale(),
+            "data_scale_setting": self.train.data_scale,
+            "teacher_top1": self.teacher_record.get("test_top1"),
+            "teacher_sha256": self.teacher_record.get("sha256"),
+            "times": times,
+            "timing_note": "seconds; synthesis = synthesize(); sample = method.sample() (generator forward or "
+            "replay augmentation); kd = student steps; eval = test-set evaluation; total = their sum",
+            "device": device_name(self.device),
+            "resumes": self.resumes,
+            "heartbeat": _now(),
+        }
+
+    def save_progress(self, status: str) -> dict[str, Any]:
+        atomic_torch_save(self.path / CHECKPOINT, self.state_dict())
+        lines = "".join(_json_line(r) for r in self.history)
+        atomic_write_text(self.path / METRICS, lines)
+        result = self.summary(status)
+        atomic_write_json(self.path / RESULT, result)
+        return result
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True) + "\n"
+
+
+def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = None) -> dict[str, Any]:
+    """Run (or resume, or skip) one cell and return its result.json content."""
+    config, digest, path = resolve_run(spec, opts)
+    previous = read_json(path / RESULT)
+    if previous is not None:
+        if previous.get("config_hash") != digest:
+            if not opts.force:
+                raise BadInput(
+                    f"{path} holds a run with another config (hash {previous.get('config_hash')} != {digest}); "
+                    "rerun with --force to start over (the old run is kept as replaced-...)"
+                )
+            _set_aside(path)
+        elif previous.get("status") == "done" and not opts.force:
+            return previous
+        elif previous.get("status") == "done" or (previous.get("status") == "failed" and opts.force):
+            _set_aside(path)
+        elif previous.get("status") == "failed" and not opts.retry_failed:
+            return previous
+    path.mkdir(parents=True, exist_ok=True)
+    cell = _Cell(spec, opts, config, digest, path)
+    atomic_write_yaml(path / CONFIG, {"config_hash": digest, **config})
+    if not (path / ENV).exists():
+        atomic_write_json(path / ENV, environment(cell.device))
+    checkpoint = path / CHECKPOINT
+    if checkpoint.exists():
+        cell.load_state_dict(torch.load(checkpoint, map_location=cell.device, weights_only=True))
+        _log(path, f"resumed at epoch {cell.epoch} (resume #{cell.resumes})")
+    else:
+        _log(path, f"started {spec.label} config {digest} on {device_name(cell.device)}")
+    atomic_write_json(path / RESULT, cell.summary("running"))
+    try:
+        while cell.epoch < cell.train.epochs:
+            record = cell.run_epoch()
+            cell.save_progress("running")
+            _log(path, _epoch_line(record))
+            if observer is not None:
+                observer.epoch_done(spec, record, cell.train.epochs)
+    except Exception as err:
+        atomic_write_json(path / RESULT, cell.summary("failed", f"{type(err).__name__}: {err}"))
+        _log(path, "failed:\n" + traceback.format_exc())
+        raise
+    except BaseException:
+        atomic_write_json(path / RESULT, cell.summary("interrupted"))
+        _log(path, "interrupted")
+        raise
+    result = cell.save_progress("done")
+    _log(path, f"done: best {result['best_top1']:.2f} last {result['last_top1']:.2f} total {result['times']}")
+    return result
+
+
+def _epoch_line(record: dict[str, Any]) -> str:
+    shown = {k: v for k, v in record.items() if k != "per_class_top1"}
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())

@@ -1,0 +1,110 @@
+"""What `list`, `show` and `status` print: tables of models, methods, datasets, pairs, teachers and runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from rich.table import Table
+
+from dfkd_bench.config import all_cards, get_card, resolve
+from dfkd_bench.data import DATASETS, get_spec
+from dfkd_bench.models import MODELS, count_parameters, create_model, list_models
+from dfkd_bench.pairs import DATASET_PAIRS, split_pair
+from dfkd_bench.store import collect
+from dfkd_bench.teachers import TeacherStore
+
+
+def models_table(pattern: str = "*") -> Table:
+    table = Table(title="models")
+    for column in ("name", "family", "in_channels", "params (10 classes)", "params (100 classes)"):
+        table.add_column(column)
+    for name in list_models(pattern):
+        meta = MODELS.meta(name)
+        counts = [f"{count_parameters(create_model(name, n)):,}" for n in (10, 100)]
+        table.add_row(name, str(meta.get("family", "")), str(meta.get("in_channels", "")), *counts)
+    return table
+
+
+def methods_table(pattern: str = "*") -> Table:
+    import fnmatch
+
+    table = Table(title="methods (cards in methods/)")
+    for column in ("name", "algorithm", "data-free", "datasets with presets", "paper"):
+        table.add_column(column)
+    for name, card in all_cards().items():
+        if fnmatch.fnmatchcase(name, pattern):
+            table.add_row(name, card.algorithm, "yes" if card.data_free else "no", ", ".join(card.datasets), card.paper)
+    return table
+
+
+def datasets_table() -> Table:
+    table = Table(title="datasets")
+    for column in ("name", "classes", "input", "defined pairs"):
+        table.add_column(column)
+    for name in DATASETS.names():
+        spec = get_spec(name)
+        shape = f"{spec.in_channels}x{spec.image_size}x{spec.image_size}"
+        table.add_row(name, str(spec.num_classes), shape, ", ".join(DATASET_PAIRS.get(name, ())))
+    return table
+
+
+def pairs_table() -> Table:
+    table = Table(title="teacher-student pairs")
+    table.add_column("dataset")
+    table.add_column("pairs (--pairs all)")
+    for dataset, pairs in DATASET_PAIRS.items():
+        table.add_row(dataset, ", ".join(pairs))
+    return table
+
+
+def teachers_table(root: Path | None = None) -> Table:
+    store = TeacherStore(root)
+    table = Table(title=f"teacher store {store.root}")
+    for column in ("dataset", "model", "test top-1", "source", "sha256"):
+        table.add_column(column)
+    for r in store.records():
+        table.add_row(r["dataset"], r["model"], f"{r['test_top1']:.2f}", r["source"], r["sha256"][:12])
+    return table
+
+
+def show_method(name: str, dataset: str, pair: str) -> str:
+    """The card's provenance, its resolved config for one dataset and pair, and its deviations, as YAML."""
+    card = get_card(name)
+    get_spec(dataset)
+    split_pair(pair, dataset)
+    document = {
+        "name": card.name,
+        "algorithm": card.algorithm,
+        "summary": card.summary,
+        "paper": card.paper,
+        "reference": card.reference,
+        "preset_source": card.datasets.get(dataset, {}).get("source", "card defaults (no dataset block)"),
+        "dataset": dataset,
+        "pair": pair,
+        **resolve(card, dataset, pair),
+        "deviations": card.deviations,
+    }
+    return yaml.safe_dump(document, sort_keys=False, width=110)
+
+
+def status_table(out: Path) -> Table:
+    frame = collect(out)
+    table = Table(title=f"runs under {out}")
+    columns = [
+        "dataset",
+        "pair",
+        "method",
+        "seed",
+        "status",
+        "epochs_done",
+        "best_top1",
+        "last_top1",
+        "total_s",
+    ]
+    for column in columns:
+        table.add_column(column)
+    for row in frame.itertuples(index=False):
+        values = [getattr(row, c) for c in columns]
+        table.add_row(*[f"{v:.2f}" if isinstance(v, float) else str(v) for v in values])
+    return table

@@ -1,0 +1,134 @@
+"""The Method interface: a method owns synthesis and what it hands to the KD step; the engine owns the rest."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from dfkd_bench.data import DatasetSpec, ImageSet
+from dfkd_bench.data.augment import normalize, random_crop_flip
+from dfkd_bench.methods.losses import kd_kl
+from dfkd_bench.registry import Registry
+
+METHODS: Registry[type[Method]] = Registry("algorithm")
+
+
+@dataclass
+class Batch:
+    """One KD mini-batch: normalised inputs, optional labels, per-sample weights and pool indices."""
+
+    x: Tensor
+    y: Tensor | None = None
+    weight: Tensor | None = None
+    index: Tensor | None = None
+
+
+@dataclass
+class TrainConfig:
+    """Engine-owned budget and student optimisation, shared by every method (reference-methods.md 1.4)."""
+
+    epochs: int = 200
+    warmup: int = 0
+    ep_steps: int = 400
+    kd_steps: int = 400
+    batch_size: int = 256
+    synthesis_batch_size: int | None = None
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    eta_min: float = 2e-4
+    T: float = 20.0
+    data_scale: int | None = None
+    eval_batch_size: int = 1024
+
+    @property
+    def rounds_per_epoch(self) -> int:
+        return max(1, self.ep_steps // self.kd_steps)
+
+    @property
+    def synth_batch(self) -> int:
+        return self.synthesis_batch_size or self.batch_size
+
+
+@dataclass
+class MethodContext:
+    """Everything a method may use; `real_train_set` is only called by methods that use real data (kd)."""
+
+    teacher: nn.Module
+    student: nn.Module
+    spec: DatasetSpec
+    device: torch.device
+    train: TrainConfig
+    real_train_set: Callable[[], ImageSet]
+
+
+class Method(abc.ABC):
+    """Base class. Subclasses set `Params` (a dataclass of hyper-parameters) and override the hooks they need."""
+
+    Params: ClassVar[type] = type(None)
+    data_free: ClassVar[bool] = True
+
+    def __init__(self, ctx: MethodContext, params: Any) -> None:
+        self.ctx = ctx
+        self.params = params
+
+    @property
+    def teacher(self) -> nn.Module:
+        return self.ctx.teacher
+
+    @property
+    def student(self) -> nn.Module:
+        return self.ctx.student
+
+    def synthesize(self) -> dict[str, float]:
+        """One synthesis round; returns scalar statistics for the log."""
+        return {}
+
+    @abc.abstractmethod
+    def sample(self) -> Batch:
+        """The next KD batch."""
+
+    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor, batch: Batch) -> Tensor:
+        """KD loss of the student on one batch: T²·KL at the configured T, weighted per sample if asked."""
+        per_sample = kd_kl(student_logits, teacher_logits, self.ctx.train.T, reduction="none")
+        if batch.weight is not None:
+            per_sample = per_sample * batch.weight
+        return per_sample.mean()
+
+    def after_kd_step(self, batch: Batch, student_logits: Tensor, teacher_logits: Tensor) -> None:
+        """Called after each KD step (priority updates in SSD-KD)."""
+
+    def data_scale(self) -> int:
+        """Distinct images held for KD (pool methods) or fresh samples consumed (generator methods)."""
+        return 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned."""
+
+    def replay(self, images01: Tensor, padding: int) -> Tensor:
+        """CIFAR-style replay augmentation (random crop, flip where labels allow) and normalisation."""
+        spec = self.ctx.spec
+        x = random_crop_flip(images01, padding=padding, flip=spec.hflip)
+        return normalize(x, spec.mean, spec.std)
+
+
+def params_from_dict(cls: type[Method], values: dict[str, Any]) -> Any:
+    """Build a method's Params dataclass; unknown keys are errors naming the valid ones."""
+    from dfkd_bench.errors import BadInput
+
+    fields = {f.name for f in dataclasses.fields(cls.Params)}
+    extra = sorted(set(values) - fields)
+    if extra:
+        raise BadInput(
+            f"unknown parameter(s) {', '.join(extra)} for {cls.__name__}; valid: {', '.join(sorted(fields))}"
+        )
+    return cls.Params(**values)

@@ -1,0 +1,63 @@
+"""Vanilla KD on a fraction of the real training data: the data-driven baseline of SSD-KD's Figure 1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dfkd_bench.data.augment import to_float
+from dfkd_bench.methods.base import METHODS, Batch, Method, MethodContext
+
+
+@dataclass
+class KDParams:
+    fraction: float = 1.0
+    alpha: float = 1.0
+    beta: float = 0.1
+    replay_padding: int = 4
+
+
+@METHODS.register("kd")
+class VanillaKD(Method):
+    """α·T²·KL + β·CE on a fixed random subset of real images (its size is `data_scale` or `fraction`)."""
+
+    Params = KDParams
+    data_free = False
+
+    def __init__(self, ctx: MethodContext, params: KDParams) -> None:
+        super().__init__(ctx, params)
+        real = ctx.real_train_set()
+        if not 0 < params.fraction <= 1:
+            raise ValueError(f"kd fraction must be in (0, 1], got {params.fraction}")
+        n = ctx.train.data_scale or max(1, round(params.fraction * len(real)))
+        n = min(n, len(real))
+        chosen = torch.randperm(len(real))[:n]
+        self.images = to_float(real.images[chosen]).to(ctx.device)
+        self.labels = real.labels[chosen].to(ctx.device)
+        self._order = torch.randperm(n)
+        self._cursor = 0
+
+    def sample(self) -> Batch:
+        n, bs = len(self.labels), min(self.ctx.train.batch_size, len(self.labels))
+        if self._cursor + bs > n:
+            self._order, self._cursor = torch.randperm(n), 0
+        idx = self._order[self._cursor : self._cursor + bs].to(self.images.device)
+        self._cursor += bs
+        return Batch(x=self.replay(self.images[idx], self.params.replay_padding), y=self.labels[idx])
+
+    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor, batch: Batch) -> Tensor:
+        kd = super().student_loss(student_logits, teacher_logits, batch)
+        ce = F.cross_entropy(student_logits, batch.y) if self.params.beta else 0.0
+        return self.params.alpha * kd + self.params.beta * ce
+
+    def data_scale(self) -> int:
+        return len(self.labels)
+
+    def state_dict(self) -> dict[str, object]:
+        return {"order": self._order, "cursor": self._cursor}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self._order, self._cursor = state["order"], int(state["cursor"])

@@ -1,0 +1,62 @@
+"""Loss terms shared by the methods, each written once (golden values in tests/test_losses.py)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def kd_kl(student_logits: Tensor, teacher_logits: Tensor, T: float, reduction: str = "batchmean") -> Tensor:
+    """T² · KL(softmax(t/T) ‖ softmax(s/T)); T² keeps gradient scale independent of T (Hinton et al.).
+
+    reduction "none" gives one value per sample (priority sampling needs them), "batchmean" their mean.
+    """
+    log_p_s = F.log_softmax(student_logits / T, dim=1)
+    log_p_t = F.log_softmax(teacher_logits / T, dim=1)
+    per_sample = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1) * (T * T)
+    if reduction == "none":
+        return per_sample
+    if reduction == "batchmean":
+        return per_sample.mean()
+    raise ValueError(f"unknown reduction '{reduction}'; valid choices: batchmean, none")
+
+
+def jensen_shannon_adversarial(
+    student_logits: Tensor, teacher_logits: Tensor, T: float = 3.0, clamp: tuple[float, float] = (0.01, 0.99)
+) -> Tensor:
+    """DeepInversion's competition term: −JS(P_s, P_t) on clamped tempered softmaxes.
+
+    Minimising it maximises the teacher-student disagreement, so inversion seeks images the student gets wrong.
+    """
+    p_s = F.softmax(student_logits / T, dim=1).clamp(*clamp)
+    p_t = F.softmax(teacher_logits / T, dim=1).clamp(*clamp)
+    m = (p_s + p_t) / 2
+    kl_ms = (m * (m.log() - p_s.log())).sum(dim=1).mean()
+    kl_mt = (m * (m.log() - p_t.log())).sum(dim=1).mean()
+    return -(0.5 * kl_ms + 0.5 * kl_mt)
+
+
+def total_variation_l1(x: Tensor) -> Tensor:
+    """Mean absolute difference to the right, down and both diagonal neighbours: an image smoothness prior."""
+    d1 = x[:, :, :, :-1] - x[:, :, :, 1:]
+    d2 = x[:, :, :-1, :] - x[:, :, 1:, :]
+    d3 = x[:, :, 1:, :-1] - x[:, :, :-1, 1:]
+    d4 = x[:, :, :-1, :-1] - x[:, :, 1:, 1:]
+    return d1.abs().mean() + d2.abs().mean() + d3.abs().mean() + d4.abs().mean()
+
+
+def l2_prior(x: Tensor) -> Tensor:
+    """Mean per-image L2 norm: keeps inverted pixels from drifting to extreme values."""
+    return x.flatten(1).norm(dim=1).mean()
+
+
+def one_hot_ce(teacher_logits: Tensor, targets: Tensor) -> Tensor:
+    """Cross-entropy of the teacher against the labels the synthesis aims for."""
+    return F.cross_entropy(teacher_logits, targets)
+
+
+def class_balance(teacher_logits: Tensor) -> Tensor:
+    """Σ_c p̄_c log p̄_c of the batch-mean teacher softmax: minimising it spreads samples over classes."""
+    p_mean = F.softmax(teacher_logits, dim=1).mean(dim=0)
+    return (p_mean * torch.log(p_mean.clamp_min(1e-12))).sum()
