@@ -10,7 +10,7 @@ from rich.console import Console
 
 from dfkd_bench.errors import BadInput
 
-console = Console()
+console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _csv(value: str | None) -> list[str]:
@@ -31,6 +31,7 @@ def _scales(value: str | None) -> list[int | None]:
 common_run_options = [
     click.option("--out", type=click.Path(path_type=Path), default=Path("results/runs"), show_default=True),
     click.option("--data-root", default=None, help="folder holding the data sets (CIFAR, Fashion-MNIST, ...)"),
+    click.option("--download", is_flag=True, help="download a missing data set into --data-root"),
     click.option("--teachers", type=click.Path(path_type=Path), default=None, help="teacher store folder"),
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N"),
     click.option("--set", "assignments", multiple=True, help="config override, e.g. --set train.epochs=2"),
@@ -68,13 +69,13 @@ def cli() -> None:
     """dfkd-bench: data-free knowledge distillation benchmark harness."""
 
 
-def _run(request, out, data_root, teachers, device, force, retry_failed, dry_run, assignments) -> None:
+def _run(request, out, data_root, download, teachers, device, force, retry_failed, dry_run, assignments) -> None:
     from dfkd_bench.config import parse_assignments
     from dfkd_bench.engine.spec import RunOptions
     from dfkd_bench.runner import run_request
 
     request.overrides = parse_assignments(assignments)
-    opts = RunOptions(out, data_root, teachers, device, force, retry_failed)
+    opts = RunOptions(out, data_root, download, teachers, device, force, retry_failed)
     results, table = run_request(request, opts, dry_run)
     if table is not None:
         console.print(table)
@@ -163,9 +164,10 @@ def status(out: Path) -> None:
 @click.option("--epochs", type=int, default=None, help="override the recipe's epochs")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--data-root", default=None)
+@click.option("--download", is_flag=True, help="download a missing data set into --data-root")
 @click.option("--teachers", type=click.Path(path_type=Path), default=None)
 @click.option("--device", default="auto", show_default=True)
-def train(model, dataset, epochs, seed, data_root, teachers, device) -> None:
+def train(model, dataset, epochs, seed, data_root, download, teachers, device) -> None:
     """Train a model on real data with its dataset's recipe and keep it in the teacher store."""
     from dfkd_bench.models import MODELS
     from dfkd_bench.progress import Reporter
@@ -182,6 +184,7 @@ def train(model, dataset, epochs, seed, data_root, teachers, device) -> None:
             device,
             epochs,
             seed,
+            download,
             on_epoch=lambda e, n, r: reporter.update(f"train {dataset}/{model}", e + 1, n, f"top1 {r.top1:.2f}%"),
         )
     console.print(
@@ -200,16 +203,18 @@ def teacher() -> None:
 @click.option("--model", required=True)
 @click.option("--dataset", required=True)
 @click.option("--data-root", default=None)
+@click.option("--download", is_flag=True, help="download a missing data set into --data-root")
 @click.option("--teachers", type=click.Path(path_type=Path), default=None)
 @click.option("--device", default="auto", show_default=True)
-def teacher_import(file, model, dataset, data_root, teachers, device) -> None:
+def teacher_import(file, model, dataset, data_root, download, teachers, device) -> None:
     """Import a reference checkpoint (<dataset>_<arch>.pth with key state_dict), check keys, measure it."""
     from dfkd_bench.envinfo import resolve_device
     from dfkd_bench.models import MODELS
     from dfkd_bench.teachers import TeacherStore
 
     MODELS.get(model)
-    record = TeacherStore(teachers).import_checkpoint(file, model, dataset, data_root, resolve_device(device))
+    store = TeacherStore(teachers)
+    record = store.import_checkpoint(file, model, dataset, data_root, resolve_device(device), download)
     console.print(f"imported {dataset}/{model}: test top-1 {record['test_top1']:.2f}% (sha256 {record['sha256'][:12]})")
 
 

@@ -76,7 +76,7 @@ def ensure_teachers(specs: list[RunSpec], opts: RunOptions, reporter: Reporter) 
         if store.has(dataset, model):
             continue
         if DATASET_RECIPE.get(dataset) not in CHEAP_RECIPES:
-            store.load(dataset, model, 1, 1)
+            raise store.missing(dataset, model)
         label = f"train teacher {dataset}/{model}"
         recipe = RECIPES[DATASET_RECIPE[dataset]]
         reporter.message(f"no {model} teacher for {dataset} in {store.root}: training one ({recipe.source})")
@@ -86,6 +86,7 @@ def ensure_teachers(specs: list[RunSpec], opts: RunOptions, reporter: Reporter) 
             store,
             opts.data_root,
             opts.device,
+            download=opts.download,
             on_epoch=lambda e, n, r, label=label: reporter.update(label, e + 1, n, f"top1 {r.top1:.2f}%"),
         )
         reporter.message(f"teacher {dataset}/{model}: test top-1 {record['test_top1']:.2f}%")

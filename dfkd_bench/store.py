@@ -84,6 +84,7 @@ SUMMARY_COLUMNS = [
     "data_scale",
     "teacher_top1",
     "synthesis_s",
+    "sample_s",
     "kd_s",
     "eval_s",
     "total_s",

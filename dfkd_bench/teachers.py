@@ -68,16 +68,20 @@ class TeacherStore:
         atomic_write_json(meta, full)
         return full
 
+    def missing(self, dataset: str, model_name: str) -> BadInput:
+        """The error for an absent teacher, naming the two ways to get one."""
+        return BadInput(
+            f"no {model_name} teacher for {dataset} in {self.root}; train one with "
+            f"`dfkd-bench train --model {model_name} --dataset {dataset}` or import one with "
+            f"`dfkd-bench teacher import FILE --model {model_name} --dataset {dataset}`"
+        )
+
     def load(self, dataset: str, model_name: str, num_classes: int, in_channels: int) -> tuple[nn.Module, dict]:
         """The stored model in eval mode, after checking the file still has the recorded sha256."""
         ckpt, _ = self._paths(dataset, model_name)
         record = self.record(dataset, model_name)
         if record is None or not ckpt.exists():
-            raise BadInput(
-                f"no {model_name} teacher for {dataset} in {self.root}; train one with "
-                f"`dfkd-bench train --model {model_name} --dataset {dataset}` or import one with "
-                f"`dfkd-bench teacher import FILE --model {model_name} --dataset {dataset}`"
-            )
+            raise self.missing(dataset, model_name)
         data = ckpt.read_bytes()
         if _sha256(data) != record["sha256"]:
             raise BadInput(f"{ckpt} does not match the sha256 in its record; re-import or retrain it")
@@ -87,7 +91,13 @@ class TeacherStore:
         return model.eval(), record
 
     def import_checkpoint(
-        self, file: Path, model_name: str, dataset: str, data_root: str | None = None, device: str = "cpu"
+        self,
+        file: Path,
+        model_name: str,
+        dataset: str,
+        data_root: str | None = None,
+        device: str = "cpu",
+        download: bool = False,
     ) -> dict[str, Any]:
         """Take a reference checkpoint (`{'state_dict': ...}` or a bare state dict), check keys, measure it."""
         from dfkd_bench.data import get_spec
@@ -106,7 +116,7 @@ class TeacherStore:
         check_state_dict(model, state, str(file), model_name)
         model.load_state_dict(state, strict=True)
         model.to(device)
-        test = load_dataset(dataset, "test", data_root)
+        test = load_dataset(dataset, "test", data_root, download)
         accuracy = evaluate(model, test)
         return self.save(
             dataset,

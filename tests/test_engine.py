@@ -120,3 +120,15 @@ def test_kd_on_real_data_uses_the_requested_scale(tmp_path: Path, teacher_root: 
 def test_missing_teacher_is_a_clear_error(tmp_path: Path):
     with pytest.raises(BadInput, match="no lenet5_bn teacher for mnist.*dfkd-bench train"):
         run_one(_spec(), _opts(tmp_path, tmp_path / "empty-store"))
+
+
+def test_warmup_epochs_synthesise_without_kd_and_hold_the_learning_rate(tmp_path: Path, teacher_root: Path):
+    extra = {"train.epochs": 3, "train.warmup": 1, "train.ep_steps": 20, "train.kd_steps": 10, "method.g_steps": 5}
+    result = run_one(_spec(**extra), _opts(tmp_path, teacher_root))
+    run = tmp_path / "mnist" / PAIR / "deepinv" / "scale-auto" / "seed-0"
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["kd_steps"] for r in lines] == [0, 20, 20]  # two rounds of 10 KD steps per epoch after warm-up
+    assert [r["data_scale"] for r in lines] == [256, 512, 768]  # two synthesis rounds of 128 every epoch
+    assert lines[0]["lr"] == lines[1]["lr"] == 0.05  # the cosine schedule starts after the warm-up
+    assert lines[2]["lr"] < 0.05
+    assert result["status"] == "done"

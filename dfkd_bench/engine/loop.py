@@ -100,7 +100,7 @@ class _Cell:
         )
         self.teacher = teacher.to(self.device).eval().requires_grad_(False)
         self.student = create_model(run["student"], ds.num_classes, ds.in_channels).to(self.device)
-        self.test = load_dataset(spec.dataset, "test", opts.data_root).to(self.device)
+        self.test = load_dataset(spec.dataset, "test", opts.data_root, opts.download).to(self.device)
         method_cls = METHODS.get(run["algorithm"])
         ctx = MethodContext(
             teacher=self.teacher,
@@ -108,7 +108,7 @@ class _Cell:
             spec=ds,
             device=self.device,
             train=self.train,
-            real_train_set=lambda: load_dataset(spec.dataset, "train", opts.data_root),
+            real_train_set=lambda: load_dataset(spec.dataset, "train", opts.data_root, opts.download),
         )
         self.method: Method = method_cls(ctx, params_from_dict(method_cls, config["method"]))
         self.optimizer = torch.optim.SGD(

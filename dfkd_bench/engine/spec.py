@@ -24,6 +24,7 @@ class RunSpec:
 class RunOptions:
     out: Path = Path("results/runs")
     data_root: str | None = None
+    download: bool = False
     teachers: Path | None = None
     device: str = "auto"
     force: bool = False
