@@ -90,12 +90,14 @@ def _run(request, out, data_root, download, teachers, device, force, retry_faile
 @click.option("--datasets", default=None, help="comma list of datasets (default: mnist)")
 @click.option("--scales", default=None, help="comma list of data scales (distinct images), or 'auto'")
 @click.option("--seeds", default=None, help="comma list of seeds (default: 0)")
+@click.option("--budget", default=None, help="a named budget of the cards' dataset blocks, e.g. quick")
 @with_run_options
-def run(methods, pairs, datasets, scales, seeds, **kwargs) -> None:
-    """Run a grid of cells; with no arguments, the embedded MNIST default."""
+def run(methods, pairs, datasets, scales, seeds, budget, **kwargs) -> None:
+    """Run a grid of cells; with no arguments, the embedded MNIST default at the 'quick' budget."""
     from dfkd_bench.runner import GridRequest
 
     request = GridRequest(_csv(methods), _csv(pairs), _csv(datasets), _scales(scales), _ints(seeds, "--seeds"))
+    request.budget = budget
     _run(request, **kwargs)
 
 
@@ -105,12 +107,13 @@ def run(methods, pairs, datasets, scales, seeds, **kwargs) -> None:
 @click.option("--dataset", default="mnist", show_default=True)
 @click.option("--scale", default=None, help="data scale (distinct images) or 'auto'")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--budget", default=None, help="a named budget of the card's dataset block, e.g. quick")
 @with_run_options
-def run_one_command(method, pair, dataset, scale, seed, **kwargs) -> None:
+def run_one_command(method, pair, dataset, scale, seed, budget, **kwargs) -> None:
     """Run (or resume) a single cell."""
     from dfkd_bench.runner import GridRequest
 
-    request = GridRequest([method], _csv(pair), [dataset], _scales(scale), [seed])
+    request = GridRequest([method], _csv(pair), [dataset], _scales(scale), [seed], budget=budget)
     _run(request, **kwargs)
 
 

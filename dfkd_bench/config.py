@@ -33,7 +33,7 @@ CARD_KEYS = {
     "deviations",
 }
 REQUIRED_KEYS = {"name", "algorithm", "paper", "reference", "summary", "deviations"}
-BLOCK_KEYS = {"source", "train", "method", "pairs"}
+BLOCK_KEYS = {"source", "train", "method", "pairs", "budgets"}
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,13 @@ def _block_updates(block: dict[str, Any]) -> dict[str, Any]:
     return {f"{s}.{k}": v for s in ("train", "method") for k, v in (block.get(s) or {}).items()}
 
 
-def resolve(card: Card, dataset: str, pair: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The full config of one run: {'train': {...}, 'method': {...}} with every field present."""
+def resolve(
+    card: Card, dataset: str, pair: str, overrides: dict[str, Any] | None = None, budget: str | None = None
+) -> dict[str, Any]:
+    """The full config of one run: {'train': {...}, 'method': {...}} with every field present.
+
+    A named `budget` (e.g. 'quick', the no-argument run's) is a dataset block's smaller preset, applied after the
+    pair blocks and before the overrides."""
     fields = _section_fields(card)
     params_cls = METHODS.get(card.algorithm).Params
     cfg = {
@@ -154,6 +159,11 @@ def resolve(card: Card, dataset: str, pair: str, overrides: dict[str, Any] | Non
     for pair_block in (card.pairs.get(pair), (ds_block.get("pairs") or {}).get(pair)):
         if pair_block:
             _apply(cfg, _block_updates(pair_block), fields, f"card {card.name} pair {pair}")
+    if budget is not None:
+        budgets = ds_block.get("budgets") or {}
+        if budget not in budgets:
+            raise unknown(f"budget for card {card.name} on {dataset}", budget, budgets)
+        _apply(cfg, _block_updates(budgets[budget]), fields, f"card {card.name} budget {budget}")
     _apply(cfg, overrides or {}, fields, "overrides")
     TrainConfig(**cfg["train"])
     params_cls(**cfg["method"])

@@ -21,12 +21,15 @@ from dfkd_bench.teachers import TeacherStore
 from dfkd_bench.train import DATASET_RECIPE, RECIPES, train_into_store
 
 DEFAULT_DATASET = "mnist"
+DEFAULT_BUDGET = "quick"
 CHEAP_RECIPES = {"mnist"}
 
 
 @dataclass
 class GridRequest:
-    """What the user asked for; empty lists mean the embedded default (MNIST, its first pair, every method)."""
+    """What the user asked for; empty lists mean the embedded default (MNIST, its first pair, every method).
+
+    With nothing asked at all, the run uses every card's 'quick' budget so the whole default fits in minutes."""
 
     methods: list[str] = field(default_factory=list)
     pairs: list[str] = field(default_factory=list)
@@ -34,6 +37,11 @@ class GridRequest:
     scales: list[int | None] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
+    budget: str | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return not (self.methods or self.pairs or self.datasets or self.scales or self.seeds)
 
 
 def select_methods(patterns: list[str]) -> list[str]:
@@ -63,8 +71,8 @@ def expand(request: GridRequest) -> list[RunSpec]:
             overrides = dict(request.overrides)
             if scale is not None:
                 overrides["train.data_scale"] = scale
-            resolve(get_card(method), dataset, pair, overrides)
-            specs.append(RunSpec(dataset, pair, method, seed, tuple(sorted(overrides.items()))))
+            resolve(get_card(method), dataset, pair, overrides, request.budget)
+            specs.append(RunSpec(dataset, pair, method, seed, tuple(sorted(overrides.items())), request.budget))
     return specs
 
 
@@ -155,13 +163,16 @@ def _fmt(value: float | None) -> str:
 
 def run_request(request: GridRequest, opts: RunOptions, dry_run: bool = False) -> tuple[list[dict], Table | None]:
     """The whole `run` command; returns the results and their table (None for a dry run)."""
+    if request.is_default and request.budget is None:
+        request.budget = DEFAULT_BUDGET
     specs = expand(request)
     if not specs:
         raise BadInput("the request expands to no cells")
     with Reporter() as reporter:
         if dry_run:
             for spec in specs:
-                reporter.message(f"would run {spec.label} {dict(spec.overrides) or ''}".rstrip())
+                budget = f" budget={spec.budget}" if spec.budget else ""
+                reporter.message(f"would run {spec.label}{budget} {dict(spec.overrides) or ''}".rstrip())
             return [], None
         ensure_teachers(specs, opts, reporter)
         results = run_cells(specs, opts, reporter)

@@ -35,6 +35,14 @@ def test_dry_run_lists_cells():
     result = _invoke("run", "--methods", "deepinv,kd", "--seeds", "0,1", "--dry-run")
     assert result.exit_code == 0
     assert result.output.count("would run") == 4
+    assert "budget=" not in result.output
+
+
+def test_no_argument_run_is_mnist_at_the_quick_budget():
+    result = _invoke("run", "--dry-run")
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert lines and all("mnist/lenet5_bn-lenet5_half_bn/" in line and "budget=quick" in line for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -111,3 +111,10 @@ def test_every_shipped_card_resolves_on_every_dataset_block(name: str):
         pair = "lenet5_bn-lenet5_half_bn" if "mnist" in dataset else "wrn40_2-wrn16_1"
         cfg = resolve(card, dataset, pair)
         assert set(cfg) == {"train", "method"}
+    quick = resolve(card, "mnist", "lenet5_bn-lenet5_half_bn", budget="quick")  # the no-argument run needs it
+    assert quick["train"]["epochs"] <= resolve(card, "mnist", "lenet5_bn-lenet5_half_bn")["train"]["epochs"]
+
+
+def test_unknown_budget_names_the_cards_budgets(toy_cards: Path):
+    with pytest.raises(BadInput, match="unknown budget for card toy on mnist 'huge'"):
+        resolve(get_card("toy"), "mnist", "lenet5-lenet5_half", budget="huge")

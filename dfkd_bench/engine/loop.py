@@ -54,7 +54,7 @@ def resolve_run(spec: RunSpec, opts: RunOptions) -> tuple[dict[str, Any], str, P
     teacher, student = split_pair(spec.pair, spec.dataset)
     get_spec(spec.dataset)
     record = TeacherStore(opts.teachers).record(spec.dataset, teacher)
-    resolved = resolve(card, spec.dataset, spec.pair, dict(spec.overrides))
+    resolved = resolve(card, spec.dataset, spec.pair, dict(spec.overrides), spec.budget)
     config = {
         "run": {
             "method": card.name,
@@ -64,6 +64,7 @@ def resolve_run(spec: RunSpec, opts: RunOptions) -> tuple[dict[str, Any], str, P
             "teacher": teacher,
             "student": student,
             "seed": spec.seed,
+            "budget": spec.budget,
             "teacher_sha256": record["sha256"] if record else None,
         },
         **resolved,

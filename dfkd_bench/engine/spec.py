@@ -14,6 +14,7 @@ class RunSpec:
     method: str
     seed: int = 0
     overrides: tuple[tuple[str, Any], ...] = ()
+    budget: str | None = None
 
     @property
     def label(self) -> str:

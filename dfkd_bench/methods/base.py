@@ -114,8 +114,10 @@ class Method(abc.ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what `state_dict` returned."""
 
-    def replay(self, images01: Tensor, padding: int) -> Tensor:
-        """CIFAR-style replay augmentation (random crop, flip where labels allow) and normalisation."""
+    def augment(self, images01: Tensor, padding: int) -> Tensor:
+        """CIFAR-style augmentation (random crop with zero padding, flip where labels allow) and normalisation.
+
+        Differentiable, so synthesis can back-propagate through it; pool methods also apply it on replay."""
         spec = self.ctx.spec
         x = random_crop_flip(images01, padding=padding, flip=spec.hflip)
         return normalize(x, spec.mean, spec.std)

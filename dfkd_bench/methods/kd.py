@@ -46,7 +46,7 @@ class VanillaKD(Method):
             self._order, self._cursor = torch.randperm(n), 0
         idx = self._order[self._cursor : self._cursor + bs].to(self.images.device)
         self._cursor += bs
-        return Batch(x=self.replay(self.images[idx], self.params.replay_padding), y=self.labels[idx])
+        return Batch(x=self.augment(self.images[idx], self.params.replay_padding), y=self.labels[idx])
 
     def student_loss(self, student_logits: Tensor, teacher_logits: Tensor, batch: Batch) -> Tensor:
         kd = super().student_loss(student_logits, teacher_logits, batch)

@@ -60,3 +60,31 @@ def class_balance(teacher_logits: Tensor) -> Tensor:
     """Σ_c p̄_c log p̄_c of the batch-mean teacher softmax: minimising it spreads samples over classes."""
     p_mean = F.softmax(teacher_logits, dim=1).mean(dim=0)
     return (p_mean * torch.log(p_mean.clamp_min(1e-12))).sum()
+
+
+def agreement_mask(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    """1.0 where student and teacher predict the same class, else 0.0 (no gradient)."""
+    return (student_logits.argmax(dim=1) == teacher_logits.argmax(dim=1)).float().detach()
+
+
+def adversarial_kl(student_logits: Tensor, teacher_logits: Tensor, mask: Tensor | None = None) -> Tensor:
+    """−(1/B) Σ m_i · KL(p_t,i ‖ p_s,i) at T = 1: minimising it makes the synthesis seek disagreement.
+
+    Fast and CMI pass `agreement_mask` ("decision-adversarial": samples the student already gets wrong are not pushed
+    further); the generator baselines pass no mask.
+    """
+    per_sample = kd_kl(student_logits, teacher_logits, T=1.0, reduction="none")
+    if mask is not None:
+        per_sample = per_sample * mask
+    return -per_sample.mean()
+
+
+def activation_loss(features: Tensor) -> Tensor:
+    """DAFL's −mean |f| on the teacher's penultimate features: rewards inputs that excite the teacher."""
+    return -features.abs().mean()
+
+
+def l1_discrepancy(student_logits: Tensor, teacher_logits: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean absolute logit difference (DFAD's student loss; its negative is DFAD's generator loss)."""
+    per_sample = (student_logits - teacher_logits).abs().mean(dim=1)
+    return per_sample if reduction == "none" else per_sample.mean()
