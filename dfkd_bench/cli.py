@@ -162,6 +162,19 @@ def status(out: Path) -> None:
 
 
 @cli.command()
+@click.argument("runs", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Markdown file to write")
+@click.option("--title", default="dfkd-bench results", show_default=True)
+@click.option("--command", "command", default="", help="the command that regenerates the runs, quoted in the report")
+def report(runs: Path, out: Path, title: str, command: str) -> None:
+    """A Markdown results table (mean ± std over seeds) of every run under RUNS, with what the harness fixed."""
+    from dfkd_bench.report.tables import write_benchmark_report
+
+    write_benchmark_report(runs, out, title, command or f"dfkd-bench report {runs} --out {out}")
+    console.print(f"wrote {out}")
+
+
+@cli.command()
 @click.option("--model", required=True)
 @click.option("--dataset", required=True)
 @click.option("--epochs", type=int, default=None, help="override the recipe's epochs")

@@ -14,6 +14,9 @@ from dfkd_bench.data import DATASETS
 from dfkd_bench.engine.loop import run_one
 from dfkd_bench.engine.spec import RunOptions, RunSpec
 from dfkd_bench.errors import BadInput, unknown
+from dfkd_bench.methods import METHODS
+from dfkd_bench.methods.base import params_from_dict
+from dfkd_bench.models import MODELS
 from dfkd_bench.pairs import expand_pairs, pairs_for, split_pair
 from dfkd_bench.progress import Reporter
 from dfkd_bench.store import write_summary
@@ -56,13 +59,15 @@ def select_methods(patterns: list[str]) -> list[str]:
     return chosen
 
 
-def expand(request: GridRequest) -> list[RunSpec]:
-    """Every dataset × pair × method × scale × seed cell, in that nesting order."""
+def expand(request: GridRequest) -> tuple[list[RunSpec], list[str]]:
+    """Every dataset × pair × method × scale × seed cell, in that nesting order, and the skipped combinations
+    (methods that match BN statistics on a pair whose teacher has no BatchNorm)."""
     datasets = request.datasets or [DEFAULT_DATASET]
     for name in datasets:
         DATASETS.get(name)
     methods = select_methods(request.methods)
-    specs = []
+    specs: list[RunSpec] = []
+    skipped: list[str] = []
     for dataset in datasets:
         pairs = expand_pairs(request.pairs or [pairs_for(dataset)[0]], dataset)
         for pair, method, scale, seed in itertools.product(
@@ -71,9 +76,22 @@ def expand(request: GridRequest) -> list[RunSpec]:
             overrides = dict(request.overrides)
             if scale is not None:
                 overrides["train.data_scale"] = scale
-            resolve(get_card(method), dataset, pair, overrides, request.budget)
+            card = get_card(method)
+            cfg = resolve(card, dataset, pair, overrides, request.budget)
+            if not _compatible(card.algorithm, cfg["method"], pair, dataset):
+                skipped.append(f"{dataset}/{pair}/{method}")
+                continue
             specs.append(RunSpec(dataset, pair, method, seed, tuple(sorted(overrides.items())), request.budget))
-    return specs
+    if skipped and not specs:
+        raise BadInput(f"no runnable cell: {', '.join(skipped)} match BatchNorm statistics but the teacher has no BN")
+    return specs, skipped
+
+
+def _compatible(algorithm: str, method_values: dict[str, Any], pair: str, dataset: str) -> bool:
+    """False when the method matches BN statistics and the pair's teacher has no BatchNorm layer."""
+    cls = METHODS.get(algorithm)
+    teacher = split_pair(pair, dataset)[0]
+    return MODELS.meta(teacher)["batchnorm"] or not cls.requires_batchnorm(params_from_dict(cls, method_values))
 
 
 def ensure_teachers(specs: list[RunSpec], opts: RunOptions, reporter: Reporter) -> None:
@@ -165,10 +183,10 @@ def run_request(request: GridRequest, opts: RunOptions, dry_run: bool = False) -
     """The whole `run` command; returns the results and their table (None for a dry run)."""
     if request.is_default and request.budget is None:
         request.budget = DEFAULT_BUDGET
-    specs = expand(request)
-    if not specs:
-        raise BadInput("the request expands to no cells")
+    specs, skipped = expand(request)
     with Reporter() as reporter:
+        for label in skipped:
+            reporter.message(f"skipping {label}: it matches BatchNorm statistics and the teacher has no BatchNorm")
         if dry_run:
             for spec in specs:
                 budget = f" budget={spec.budget}" if spec.budget else ""

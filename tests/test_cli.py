@@ -126,3 +126,12 @@ def test_tampered_teacher_checkpoint_is_refused(teachers_copy: Path):
     path.write_bytes(path.read_bytes() + b"x")
     with pytest.raises(BadInput, match="sha256"):
         TeacherStore(teachers_copy).load("mnist", "lenet5_bn", 10, 1)
+
+
+def test_bn_matching_methods_skip_pairs_without_batchnorm():
+    result = _invoke("run", "--methods", "deepinv,kd", "--pairs", "all", "--dry-run")
+    assert result.exit_code == 0
+    assert "skipping mnist/lenet5-lenet5_half/deepinv" in result.output
+    assert result.output.count("would run") == 3
+    alone = _invoke("run", "--methods", "deepinv", "--pairs", "lenet5-lenet5_half", "--dry-run")
+    assert alone.exit_code == 2 and "no runnable cell" in alone.output

@@ -86,6 +86,11 @@ class Method(abc.ABC):
     def student(self) -> nn.Module:
         return self.ctx.student
 
+    @classmethod
+    def requires_batchnorm(cls, params: Any) -> bool:
+        """Whether these hyper-parameters match teacher BN statistics (the runner skips BN-free teachers)."""
+        return False
+
     def synthesize(self) -> dict[str, float]:
         """One synthesis round; returns scalar statistics for the log."""
         return {}

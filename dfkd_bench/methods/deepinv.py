@@ -38,6 +38,10 @@ class DeepInversion(Method):
 
     Params = DeepInvParams
 
+    @classmethod
+    def requires_batchnorm(cls, params: object) -> bool:
+        return True
+
     def __init__(self, ctx: MethodContext, params: DeepInvParams) -> None:
         super().__init__(ctx, params)
         self.pool = ImagePool(capacity=ctx.train.data_scale, store_uint8=params.store_uint8)

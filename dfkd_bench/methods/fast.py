@@ -50,6 +50,10 @@ class Fast(Method):
 
     Params = FastParams
 
+    @classmethod
+    def requires_batchnorm(cls, params: object) -> bool:
+        return True
+
     def __init__(self, ctx: MethodContext, params: FastParams) -> None:
         super().__init__(ctx, params)
         spec = ctx.spec

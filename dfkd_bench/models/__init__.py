@@ -51,7 +51,7 @@ _CLASSIFIERS: list[tuple[str, Callable[..., nn.Module], str, int]] = [
     ("lenet5_half_bn", lenet5_half_bn, "small-bn", 1),
 ]
 for _name, _factory, _family, _channels in _CLASSIFIERS:
-    MODELS.register(_name, family=_family, in_channels=_channels)(_factory)
+    MODELS.register(_name, family=_family, in_channels=_channels, batchnorm=_family != "lenet")(_factory)
 
 GENERATORS.register("generator", family="dcgan")(generator)
 
