@@ -31,6 +31,7 @@ CARD_KEYS = {
     "datasets",
     "pairs",
     "deviations",
+    "default_run",
 }
 REQUIRED_KEYS = {"name", "algorithm", "paper", "reference", "summary", "deviations"}
 BLOCK_KEYS = {"source", "train", "method", "pairs", "budgets"}
@@ -50,6 +51,7 @@ class Card:
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     pairs: dict[str, dict[str, Any]] = field(default_factory=dict)
     deviations: list[str] = field(default_factory=list)
+    default_run: bool = True
 
     @property
     def data_free(self) -> bool:
@@ -62,11 +64,37 @@ def cards_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / "methods"
 
 
-def _parse_card(path: Path) -> Card:
+def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        return yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise BadInput(f"{path}: not valid YAML ({' '.join(str(err).split())})") from err
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Nested dicts merge key by key; any other value (lists included) is replaced."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _expand(raws: dict[str, dict[str, Any]], name: str, chain: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A card with `extends: parent` is the parent card deep-merged with its own keys (variants, ablations)."""
+    raw = raws[name]
+    parent = raw.get("extends")
+    if parent is None:
+        return raw
+    if parent not in raws or parent in chain:
+        raise BadInput(f"card {name}: extends unknown or circular card '{parent}'; cards: {', '.join(sorted(raws))}")
+    own = {k: v for k, v in raw.items() if k != "extends"}
+    return _deep_merge(_expand(raws, parent, (*chain, name)), own)
+
+
+def _parse_card(path: Path, raw: dict[str, Any]) -> Card:
     extra = sorted(set(raw) - CARD_KEYS)
     if extra:
         raise BadInput(f"{path}: unknown card key(s) {', '.join(extra)}; valid: {', '.join(sorted(CARD_KEYS))}")
@@ -87,7 +115,9 @@ def _parse_card(path: Path) -> Card:
 def _load_cards(directory: Path) -> dict[str, Card]:
     if not directory.is_dir():
         raise BadInput(f"no method cards: {directory} is not a directory (set DFKD_BENCH_CARDS)")
-    return {p.stem: _parse_card(p) for p in sorted(directory.glob("*.yaml"))}
+    paths = {p.stem: p for p in sorted(directory.glob("*.yaml"))}
+    raws = {name: _read_yaml(path) for name, path in paths.items()}
+    return {name: _parse_card(path, _expand(raws, name)) for name, path in paths.items()}
 
 
 def all_cards() -> dict[str, Card]:

@@ -48,10 +48,15 @@ class GridRequest:
 
 
 def select_methods(patterns: list[str]) -> list[str]:
-    """Card names matching each pattern ('all', exact names or wildcards like 'fast*'), in request order."""
-    names = list(all_cards())
+    """Card names matching each pattern ('all', exact names or wildcards like 'fast*'), in request order.
+
+    No pattern means the cards of the default run (every card not marked `default_run: false`)."""
+    cards = all_cards()
+    names = list(cards)
+    if not patterns:
+        return [n for n in names if cards[n].default_run]
     chosen: list[str] = []
-    for pattern in patterns or ["all"]:
+    for pattern in patterns:
         matched = names if pattern == "all" else [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not matched:
             raise unknown("method", pattern, names)

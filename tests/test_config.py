@@ -118,3 +118,19 @@ def test_every_shipped_card_resolves_on_every_dataset_block(name: str):
 def test_unknown_budget_names_the_cards_budgets(toy_cards: Path):
     with pytest.raises(BadInput, match="unknown budget for card toy on mnist 'huge'"):
         resolve(get_card("toy"), "mnist", "lenet5-lenet5_half", budget="huge")
+
+
+def test_extends_deep_merges_a_parent_card(toy_cards: Path):
+    (toy_cards / "child.yaml").write_text(
+        "name: child\nextends: toy\nsummary: variant\nmethod: {bn: 9}\ndatasets: {mnist: {train: {lr: 0.5}}}\n"
+    )
+    _load_cards.cache_clear()
+    child = get_card("child")
+    assert child.summary == "variant" and child.paper == "none"
+    cfg = resolve(child, "mnist", "lenet5_bn-lenet5_half_bn")
+    assert cfg["method"]["bn"] == 9 and cfg["method"]["g_steps"] == 10  # own value; parent's dataset block kept
+    assert cfg["train"]["lr"] == 0.5 and cfg["train"]["epochs"] == 3
+    (toy_cards / "loop.yaml").write_text("name: loop\nextends: loop\n")
+    _load_cards.cache_clear()
+    with pytest.raises(BadInput, match="circular"):
+        all_cards()

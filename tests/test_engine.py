@@ -132,3 +132,18 @@ def test_warmup_epochs_synthesise_without_kd_and_hold_the_learning_rate(tmp_path
     assert lines[0]["lr"] == lines[1]["lr"] == 0.05  # the cosine schedule starts after the warm-up
     assert lines[2]["lr"] < 0.05
     assert result["status"] == "done"
+
+
+def test_kd_sample_histograms_hand_values():
+    from dfkd_bench.engine.diagnostics import KDSampleHistograms
+
+    h = KDSampleHistograms(3)
+    ln = torch.log
+    logits = torch.stack(
+        [ln(torch.tensor([0.7, 0.2, 0.1])), ln(torch.tensor([0.05, 0.9, 0.05])), ln(torch.tensor([0.34, 0.33, 0.33]))]
+    )
+    h.update(logits)
+    h.update(logits[:1])
+    record = h.as_record()
+    assert record["kd_class_hist"] == [3, 1, 0]
+    assert record["kd_confidence_hist"] == [0, 0, 0, 1, 0, 0, 0, 2, 0, 1]  # 0.34 -> bin 3, 0.7 -> 7 (twice), 0.9 -> 9

@@ -13,6 +13,7 @@ import torch
 
 from dfkd_bench.config import config_hash, get_card, resolve
 from dfkd_bench.data import get_spec, load_dataset
+from dfkd_bench.engine.diagnostics import KDSampleHistograms
 from dfkd_bench.engine.evaluate import evaluate
 from dfkd_bench.engine.rng import rng_state, seed_everything, set_rng_state
 from dfkd_bench.engine.spec import RunOptions, RunSpec
@@ -153,7 +154,7 @@ class _Cell:
         self.resumes = state["resumes"] + 1
         set_rng_state(state["rng"])
 
-    def kd_step(self, sums: dict[str, float]) -> None:
+    def kd_step(self, sums: dict[str, float], histograms: KDSampleHistograms) -> None:
         with self.timer.region("sample"):
             batch = self.method.sample()
         with self.timer.region("kd"):
@@ -168,10 +169,12 @@ class _Cell:
             sums["kd_loss"] += loss.item()
             sums["agreement"] += (s_logits.argmax(1) == t_logits.argmax(1)).float().mean().item()
             sums["kd_steps"] += 1
+            histograms.update(t_logits)
 
     def run_epoch(self) -> dict[str, Any]:
         sums: dict[str, float] = defaultdict(float)
         synth: dict[str, list[float]] = defaultdict(list)
+        histograms = KDSampleHistograms(self.test.spec.num_classes)
         lr = self.optimizer.param_groups[0]["lr"]
         self.student.train()
         for _ in range(self.train.rounds_per_epoch):
@@ -180,7 +183,7 @@ class _Cell:
                     synth[key].append(value)
             if self.epoch >= self.train.warmup:
                 for _ in range(self.train.kd_steps):
-                    self.kd_step(sums)
+                    self.kd_step(sums, histograms)
         with self.timer.region("eval"):
             result = evaluate(self.student, self.test, self.train.eval_batch_size)
         if self.epoch >= self.train.warmup:
@@ -198,6 +201,7 @@ class _Cell:
             "data_scale": self.method.data_scale(),
             **{k: sum(v) / len(v) for k, v in synth.items()},
             "per_class_top1": result.per_class_top1,
+            **histograms.as_record(),
         }
         self.epoch += 1
         self.history.append(record)
@@ -300,5 +304,5 @@ def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = No
 
 
 def _epoch_line(record: dict[str, Any]) -> str:
-    shown = {k: v for k, v in record.items() if k != "per_class_top1"}
+    shown = {k: v for k, v in record.items() if not isinstance(v, list)}
     return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
