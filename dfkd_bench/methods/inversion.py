@@ -23,18 +23,22 @@ class InversionLoss:
         self,
         teacher_bn: BNStatsRegularizer,
         teacher_logits: Tensor,
-        student_logits: Tensor,
+        student_logits: Tensor | None,
         targets: Tensor,
         task_weights: Tensor | None = None,
         adversarial: bool = True,
     ) -> tuple[Tensor, dict[str, float]]:
-        """Total loss and its parts. `task_weights` scales each sample's CE (SSD-KD's φ(x)); the mean is over B."""
+        """Total loss and its parts. `task_weights` scales each sample's CE (SSD-KD's φ(x)); the mean is over B.
+
+        `student_logits` may be None when the adversarial term is off (the caller can skip the student forward)."""
         loss_bn = teacher_bn.loss()
         ce = F.cross_entropy(teacher_logits, targets, reduction="none")
         loss_oh = (ce * task_weights).mean() if task_weights is not None else ce.mean()
         total = self.bn * loss_bn + self.oh * loss_oh
         parts = {"loss_bn": loss_bn.item(), "loss_oh": loss_oh.item()}
         if adversarial and self.adv:
+            if student_logits is None:
+                raise ValueError("the adversarial term needs the student's logits")
             loss_adv = adversarial_kl(student_logits, teacher_logits, agreement_mask(student_logits, teacher_logits))
             total = total + self.adv * loss_adv
             parts["loss_adv"] = loss_adv.item()

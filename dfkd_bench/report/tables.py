@@ -20,7 +20,7 @@ HARNESS_FIXES = [
     "Runs resume exactly after a crash; a changed config never silently reuses old results.",
 ]
 
-GROUP = ["dataset", "pair", "method"]
+GROUP = ["dataset", "pair", "method", "scale"]
 
 
 def _mean_std(values: pd.Series) -> str:
@@ -33,8 +33,9 @@ def _mean_std(values: pd.Series) -> str:
 
 
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset × pair × method: mean ± std (ddof=1) over seeds and the number of seeds."""
-    done = frame[frame["status"] == "done"]
+    """One row per dataset × pair × method × data-scale setting: mean ± std (ddof=1) over seeds, and n seeds."""
+    done = frame[frame["status"] == "done"].copy()
+    done["scale"] = done["data_scale_setting"].map(lambda v: "auto" if pd.isna(v) else str(int(v)))
     rows = []
     for key, group in done.groupby(GROUP, sort=False):
         rows.append(
@@ -43,7 +44,7 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
                 "n": len(group),
                 "best top-1": _mean_std(group["best_top1"]),
                 "last top-1": _mean_std(group["last_top1"]),
-                "data scale": int(group["data_scale"].mean()),
+                "data scale used": int(group["data_scale"].mean()),
                 "synthesis s": f"{group['synthesis_s'].mean():.1f}",
                 "KD s": f"{(group['kd_s'] + group['sample_s'].fillna(0)).mean():.1f}",
                 "total s": f"{group['total_s'].mean():.1f}",
