@@ -48,7 +48,7 @@ def test_no_argument_run_is_mnist_at_the_quick_budget():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "--methods", "nosuch", "--dry-run"], "unknown method 'nosuch'; valid choices: deepinv, kd"),
+        (["run", "--methods", "nosuch", "--dry-run"], "unknown method 'nosuch'; valid choices: cmi, dafl, deepinv"),
         (["run", "--datasets", "imagenet", "--dry-run"], "unknown dataset 'imagenet'; valid choices: cifar10"),
         (["run", "--pairs", "resnet99-resnet18", "--dry-run"], "unknown pair 'resnet99-resnet18'"),
         (["run", "--set", "train.nope=1", "--dry-run"], "unknown config key 'train.nope'"),

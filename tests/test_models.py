@@ -278,11 +278,14 @@ def test_registry_contents_and_meta() -> None:
     assert list_models("wrn*") == ["wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2"]
     assert list_models("lenet5*bn") == ["lenet5_bn", "lenet5_half_bn"]
     for name in CIFAR_MODELS:
-        assert MODELS.meta(name) == {"family": "cifar", "in_channels": 3}
-    assert MODELS.meta("lenet5") == {"family": "lenet", "in_channels": 1}
-    assert MODELS.meta("lenet5_half") == {"family": "lenet", "in_channels": 1}
-    assert MODELS.meta("lenet5_bn") == {"family": "small-bn", "in_channels": 1}
-    assert MODELS.meta("lenet5_half_bn") == {"family": "small-bn", "in_channels": 1}
+        assert MODELS.meta(name) == {"family": "cifar", "in_channels": 3, "batchnorm": True}
+    assert MODELS.meta("lenet5") == {"family": "lenet", "in_channels": 1, "batchnorm": False}
+    assert MODELS.meta("lenet5_half") == {"family": "lenet", "in_channels": 1, "batchnorm": False}
+    assert MODELS.meta("lenet5_bn") == {"family": "small-bn", "in_channels": 1, "batchnorm": True}
+    assert MODELS.meta("lenet5_half_bn") == {"family": "small-bn", "in_channels": 1, "batchnorm": True}
+    for name in list_models():  # the meta the runner relies on must match the architecture
+        has_bn = any(isinstance(m, torch.nn.BatchNorm2d) for m in create_model(name, 10).modules())
+        assert MODELS.meta(name)["batchnorm"] == has_bn, name
     assert GENERATORS.names() == ["generator"]
 
 

@@ -21,11 +21,10 @@ from torch import Tensor, nn
 
 from dfkd_bench.data.augment import normalize, random_crop_flip
 from dfkd_bench.errors import BadInput
-from dfkd_bench.methods.base import METHODS, Batch, Method, MethodContext
-from dfkd_bench.methods.bn_hook import BNStatsRegularizer
+from dfkd_bench.methods.base import METHODS, MethodContext
 from dfkd_bench.methods.cmi_views import random_resized_crop
 from dfkd_bench.methods.inversion import InversionLoss
-from dfkd_bench.methods.pool import ImagePool
+from dfkd_bench.methods.pool_method import PoolMethod
 from dfkd_bench.models import create_generator
 
 
@@ -198,14 +197,10 @@ def feature_modules(teacher: nn.Module, names: list[str] | None) -> list[nn.Modu
 
 
 @METHODS.register("cmi")
-class CMI(Method):
+class CMI(PoolMethod):
     """Per-round generator inversion with a contrastive diversity loss and a pool of the kept batches."""
 
     Params = CMIParams
-
-    @classmethod
-    def requires_batchnorm(cls, params: object) -> bool:
-        return True
 
     def __init__(self, ctx: MethodContext, params: CMIParams) -> None:
         super().__init__(ctx, params)
@@ -214,17 +209,12 @@ class CMI(Method):
             raise BadInput(f"cmi bank_size {params.bank_size} is below the synthesis batch {ctx.train.synth_batch}")
         self.generator = create_generator("generator", params.nz, spec.image_size, spec.in_channels, params.ngf)
         self.generator.to(device).train()
-        self.teacher_bn = BNStatsRegularizer(ctx.teacher)
-        if len(self.teacher_bn) == 0:
-            raise BadInput("cmi matches BatchNorm statistics: the teacher has no BatchNorm2d layer")
         self.inversion = InversionLoss(bn=params.bn, oh=params.oh, adv=params.adv)
         self.features = InstanceMeanHooks(feature_modules(ctx.teacher, params.feature_layers))
         dim = self._feature_dim()
         self.head = ProjectionHead(dim, params.head_dim).to(device)
         self.head_optimizer = torch.optim.Adam(self.head.parameters(), lr=params.lr_g)
         self.bank = FeatureBank(params.bank_size, 2 * dim, device)
-        self.pool = ImagePool(capacity=ctx.train.data_scale, store_uint8=params.store_uint8)
-        self.round = 0
 
     def _feature_dim(self) -> int:
         spec = self.ctx.spec
@@ -235,10 +225,6 @@ class CMI(Method):
             self.teacher(probe)
         self.teacher.train(was_training)
         return self.features.features().shape[1]
-
-    @property
-    def warmup_rounds(self) -> int:
-        return self.ctx.train.warmup * self.ctx.train.rounds_per_epoch
 
     def local_view(self, images01: Tensor) -> Tensor:
         """Random-resized crop back to full size, flip where labels allow, normalise."""
@@ -305,25 +291,12 @@ class CMI(Method):
         anchors, keys = projected.chunk(2)
         return instance_contrastive_loss(anchors, keys.detach(), self.params.cr_T, n_current=len(local_features))
 
-    def sample(self) -> Batch:
-        images = self.pool.sample(self.ctx.train.batch_size)
-        return Batch(x=self.augment(images, self.params.replay_padding))
-
-    def data_scale(self) -> int:
-        return len(self.pool)
-
     def state_dict(self) -> dict[str, object]:
-        return {
-            "round": self.round,
-            "head": self.head.state_dict(),
-            "head_optimizer": self.head_optimizer.state_dict(),
-            "bank": self.bank.state_dict(),
-            "pool": self.pool.state_dict(),
-        }
+        head = {"head": self.head.state_dict(), "head_optimizer": self.head_optimizer.state_dict()}
+        return {**super().state_dict(), **head, "bank": self.bank.state_dict()}
 
     def load_state_dict(self, state: dict[str, object]) -> None:
-        self.round = int(state["round"])
+        super().load_state_dict(state)
         self.head.load_state_dict(state["head"])
         self.head_optimizer.load_state_dict(state["head_optimizer"])
         self.bank.load_state_dict(state["bank"])
-        self.pool.load_state_dict(state["pool"])

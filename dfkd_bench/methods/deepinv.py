@@ -10,10 +10,10 @@ import torch
 from torch import Tensor
 
 from dfkd_bench.data.augment import denormalize, normalize
-from dfkd_bench.methods.base import METHODS, Batch, Method, MethodContext
+from dfkd_bench.methods.base import METHODS, MethodContext
 from dfkd_bench.methods.bn_hook import BNStatsRegularizer
 from dfkd_bench.methods.losses import jensen_shannon_adversarial, l2_prior, one_hot_ce, total_variation_l1
-from dfkd_bench.methods.pool import ImagePool
+from dfkd_bench.methods.pool_method import PoolMethod
 
 
 @dataclass
@@ -33,21 +33,13 @@ class DeepInvParams:
 
 
 @METHODS.register("deepinv")
-class DeepInversion(Method):
+class DeepInversion(PoolMethod):
     """Each round inverts one fresh batch of pixels and keeps its lowest-loss iterate in the pool."""
 
     Params = DeepInvParams
 
-    @classmethod
-    def requires_batchnorm(cls, params: object) -> bool:
-        return True
-
     def __init__(self, ctx: MethodContext, params: DeepInvParams) -> None:
         super().__init__(ctx, params)
-        self.pool = ImagePool(capacity=ctx.train.data_scale, store_uint8=params.store_uint8)
-        self.teacher_bn = BNStatsRegularizer(ctx.teacher)
-        if len(self.teacher_bn) == 0:
-            raise ValueError("deepinv matches BatchNorm statistics: the teacher has no BatchNorm2d layer")
         self.student_bn = BNStatsRegularizer(ctx.student) if params.bn_student else None
 
     def _jitter(self, x: Tensor) -> Tensor:
@@ -62,6 +54,7 @@ class DeepInversion(Method):
 
     def synthesize(self) -> dict[str, float]:
         p, spec, device = self.params, self.ctx.spec, self.ctx.device
+        self.round += 1
         n = self.ctx.train.synth_batch
         shape = (n, spec.in_channels, spec.image_size, spec.image_size)
         x = torch.randn(shape, device=device, requires_grad=True)
@@ -105,16 +98,3 @@ class DeepInversion(Method):
             with torch.no_grad():
                 x.copy_(torch.maximum(torch.minimum(x, high), low))
         return best_loss, best_x
-
-    def sample(self) -> Batch:
-        images = self.pool.sample(self.ctx.train.batch_size)
-        return Batch(x=self.augment(images, self.params.replay_padding))
-
-    def data_scale(self) -> int:
-        return len(self.pool)
-
-    def state_dict(self) -> dict[str, object]:
-        return {"pool": self.pool.state_dict()}
-
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        self.pool.load_state_dict(state["pool"])

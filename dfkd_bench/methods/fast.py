@@ -11,10 +11,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from dfkd_bench.methods.base import METHODS, Batch, Method, MethodContext
-from dfkd_bench.methods.bn_hook import BNStatsRegularizer
+from dfkd_bench.methods.base import METHODS, MethodContext
 from dfkd_bench.methods.inversion import InversionLoss
-from dfkd_bench.methods.pool import ImagePool
+from dfkd_bench.methods.pool_method import PoolMethod
 from dfkd_bench.models import create_generator
 
 
@@ -45,14 +44,10 @@ def reset_first_layers(generator: nn.Module) -> None:
 
 
 @METHODS.register("fast")
-class Fast(Method):
+class Fast(PoolMethod):
     """Meta-generator synthesis (Fast-N, N = g_steps) with a pool of the kept batches."""
 
     Params = FastParams
-
-    @classmethod
-    def requires_batchnorm(cls, params: object) -> bool:
-        return True
 
     def __init__(self, ctx: MethodContext, params: FastParams) -> None:
         super().__init__(ctx, params)
@@ -62,16 +57,7 @@ class Fast(Method):
         self.meta_optimizer = torch.optim.Adam(
             self.generator.parameters(), lr=params.lr_g * params.g_steps, betas=(0.5, 0.999)
         )
-        self.teacher_bn = BNStatsRegularizer(ctx.teacher, momentum=params.bn_mmt)
-        if len(self.teacher_bn) == 0:
-            raise ValueError(f"{type(self).__name__} matches BatchNorm statistics: the teacher has no BatchNorm2d")
         self.inversion = InversionLoss(bn=params.bn, oh=params.oh, adv=params.adv)
-        self.pool = ImagePool(capacity=ctx.train.data_scale, store_uint8=params.store_uint8)
-        self.round = 0
-
-    @property
-    def warmup_rounds(self) -> int:
-        return self.ctx.train.warmup * self.ctx.train.rounds_per_epoch
 
     def task_weights(self, teacher_logits: Tensor) -> Tensor | None:
         """Per-sample weights of the task (CE) term; None = uniform. SSD-KD's φ(x) overrides this."""
@@ -121,25 +107,11 @@ class Fast(Method):
         self.keep(best_x)
         return {"synth_loss": best_loss, **parts}
 
-    def sample(self) -> Batch:
-        images = self.pool.sample(self.ctx.train.batch_size)
-        return Batch(x=self.augment(images, self.params.replay_padding))
-
-    def data_scale(self) -> int:
-        return len(self.pool)
-
     def state_dict(self) -> dict[str, object]:
-        return {
-            "round": self.round,
-            "generator": self.generator.state_dict(),
-            "meta_optimizer": self.meta_optimizer.state_dict(),
-            "bn_ema": self.teacher_bn.state_dict(),
-            "pool": self.pool.state_dict(),
-        }
+        generator = {"generator": self.generator.state_dict(), "meta_optimizer": self.meta_optimizer.state_dict()}
+        return {**super().state_dict(), **generator}
 
     def load_state_dict(self, state: dict[str, object]) -> None:
-        self.round = int(state["round"])
+        super().load_state_dict(state)
         self.generator.load_state_dict(state["generator"])
         self.meta_optimizer.load_state_dict(state["meta_optimizer"])
-        self.teacher_bn.load_state_dict(state["bn_ema"])
-        self.pool.load_state_dict(state["pool"])
