@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dfkd_bench.data.augment import normalize, random_crop_flip
 from dfkd_bench.errors import BadInput
 from dfkd_bench.methods.base import METHODS, MethodContext
 from dfkd_bench.methods.cmi_views import random_resized_crop
@@ -228,10 +227,8 @@ class CMI(PoolMethod):
 
     def local_view(self, images01: Tensor) -> Tensor:
         """Random-resized crop back to full size, flip where labels allow, normalise."""
-        spec = self.ctx.spec
         x = random_resized_crop(images01, scale=self.params.local_scale, ratio=(3 / 4, 4 / 3))
-        x = random_crop_flip(x, padding=0, flip=spec.hflip)
-        return normalize(x, spec.mean, spec.std)
+        return self.augment(x, padding=0)
 
     def synthesize(self) -> dict[str, float]:
         p, spec, device = self.params, self.ctx.spec, self.ctx.device
