@@ -24,10 +24,6 @@ def _ints(value: str | None, what: str) -> list[int]:
         raise BadInput(f"{what} must be comma-separated integers, got '{value}'") from err
 
 
-def _scales(value: str | None) -> list[int | None]:
-    return [None if v == "auto" else int(v) for v in _csv(value)] if value else []
-
-
 common_run_options = [
     click.option("--out", type=click.Path(path_type=Path), default=Path("results/runs"), show_default=True),
     click.option("--data-root", default=None, help="folder holding the data sets (CIFAR, Fashion-MNIST, ...)"),
@@ -37,7 +33,6 @@ common_run_options = [
     click.option("--set", "assignments", multiple=True, help="config override, e.g. --set train.epochs=2"),
     click.option("--force", is_flag=True, help="start over cells that are done or whose config changed"),
     click.option("--retry-failed", is_flag=True, help="resume cells that failed"),
-    click.option("--dry-run", is_flag=True, help="print the cells and exit"),
 ]
 
 
@@ -69,52 +64,89 @@ def cli() -> None:
     """dfkd-bench: data-free knowledge distillation benchmark harness."""
 
 
-def _run(request, out, data_root, download, teachers, device, force, retry_failed, dry_run, assignments) -> None:
-    from dfkd_bench.config import parse_assignments
+def _options(out, data_root, download, teachers, device, force, retry_failed):
     from dfkd_bench.engine.spec import RunOptions
-    from dfkd_bench.runner import run_request
 
-    request.overrides = parse_assignments(assignments)
-    opts = RunOptions(out, data_root, download, teachers, device, force, retry_failed)
-    results, table = run_request(request, opts, dry_run)
-    if table is not None:
-        console.print(table)
-        console.print(f"results in {out} (summary.csv)")
-    if any(r.get("status") != "done" for r in results):
-        sys.exit(1)
+    return RunOptions(out, data_root, download, teachers, device, force, retry_failed)
 
 
 @cli.command()
 @click.option("--methods", default=None, help="comma list of method cards or wildcards (default: all)")
 @click.option("--pairs", default=None, help="comma list of teacher-student pairs, or 'all'")
 @click.option("--datasets", default=None, help="comma list of datasets (default: mnist)")
-@click.option("--scales", default=None, help="comma list of data scales (distinct images), or 'auto'")
+@click.option("--scales", default=None, help="comma list of data scales: images (5000), percent (10%) or auto")
 @click.option("--seeds", default=None, help="comma list of seeds (default: 0)")
+@click.option("--preset", default=None, help="a paper grid: table1, table2, table4, figure4, or mnist (CPU)")
 @click.option("--budget", default=None, help="a named budget of the cards' dataset blocks, e.g. quick")
+@click.option("--dry-run", is_flag=True, help="list the cells, their state and the estimated time left; run nothing")
+@click.option("--calibrate", is_flag=True, help="with --dry-run: time 2 epochs of each unmeasured cell kind")
+@click.option("--launcher", default="inline", show_default=True, help="inline, local (one worker per GPU) or slurm")
+@click.option("--gpus", default=None, help="local launcher: GPU ids, e.g. 0,1,2,3 (default: every visible GPU)")
+@click.option("--workers", default=1, show_default=True, help="local launcher without GPUs: CPU worker processes")
+@click.option("--slurm-partition", default=None)
+@click.option("--slurm-cluster", default=None, help="submitit cluster: slurm (default with sbatch), local, debug")
+@click.option("--timeout-min", default=4320, show_default=True, help="slurm: minutes per task before requeue")
+@click.option("--array-parallelism", default=64, show_default=True, help="slurm: tasks running at once")
+@click.option("--wait", is_flag=True, help="slurm: wait for every task and print the results")
 @with_run_options
-def run(methods, pairs, datasets, scales, seeds, budget, **kwargs) -> None:
-    """Run a grid of cells; with no arguments, the embedded MNIST default at the 'quick' budget."""
-    from dfkd_bench.runner import GridRequest
+def run(methods, pairs, datasets, scales, seeds, preset, budget, dry_run, calibrate, launcher, gpus, workers, **kw):
+    """Run a grid of cells (resuming what is there); with no arguments, the embedded MNIST default."""
+    from dfkd_bench.config import parse_assignments
+    from dfkd_bench.grid import GridRequest
+    from dfkd_bench.launch import LaunchSettings
+    from dfkd_bench.runner import run_request
 
-    request = GridRequest(_csv(methods), _csv(pairs), _csv(datasets), _scales(scales), _ints(seeds, "--seeds"))
-    request.budget = budget
-    _run(request, **kwargs)
+    request = GridRequest(_csv(methods), _csv(pairs), _csv(datasets), _csv(scales), _ints(seeds, "--seeds"))
+    request.budget, request.preset = budget, preset
+    request.overrides = parse_assignments(kw.pop("assignments"))
+    settings = LaunchSettings(
+        gpus=_csv(gpus) or None,
+        workers=workers,
+        slurm_cluster=kw.pop("slurm_cluster"),
+        slurm_partition=kw.pop("slurm_partition"),
+        timeout_min=kw.pop("timeout_min"),
+        array_parallelism=kw.pop("array_parallelism"),
+        wait=kw.pop("wait"),
+    )
+    outcome = run_request(request, _options(**kw), dry_run, launcher, settings, calibrate)
+    if outcome.table is not None:
+        console.print(outcome.table)
+    if not dry_run:
+        console.print(f"results in {kw['out']} (summary.csv); `dfkd-bench status {kw['out']}` for the grid")
+    if not outcome.complete:
+        sys.exit(1)
 
 
 @cli.command("run-one")
-@click.option("--method", required=True)
+@click.option("--index", type=int, default=None, help="cell I of <out>/grid.json (what launchers call)")
+@click.option("--method", default=None)
 @click.option("--pair", default=None)
 @click.option("--dataset", default="mnist", show_default=True)
-@click.option("--scale", default=None, help="data scale (distinct images) or 'auto'")
+@click.option("--scale", default=None, help="data scale: images, percent (10%) or auto")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--budget", default=None, help="a named budget of the card's dataset block, e.g. quick")
 @with_run_options
-def run_one_command(method, pair, dataset, scale, seed, budget, **kwargs) -> None:
-    """Run (or resume) a single cell."""
-    from dfkd_bench.runner import GridRequest
+def run_one_command(index, method, pair, dataset, scale, seed, budget, **kw) -> None:
+    """Run (or resume) one cell: `--index I` of a recorded grid, or one described by --method/--pair/...
 
-    request = GridRequest([method], _csv(pair), [dataset], _scales(scale), [seed], budget=budget)
-    _run(request, **kwargs)
+    Exit 0 when the cell is done, 1 when it failed, 75 when another worker holds it, 2 for bad input."""
+    from dfkd_bench.config import parse_assignments
+    from dfkd_bench.grid import GridRequest, expand, register
+    from dfkd_bench.launch.local import EXIT_HELD
+    from dfkd_bench.runner import run_index
+
+    overrides = parse_assignments(kw.pop("assignments"))
+    opts = _options(**kw)
+    if index is None:
+        if method is None:
+            raise BadInput("run-one needs --index I (a cell of <out>/grid.json) or --method NAME")
+        request = GridRequest([method], _csv(pair), [dataset], _csv(scale), [seed], overrides, budget)
+        specs, _ = expand(request)
+        index = register(opts.out, specs[:1])[0]
+    elif overrides or method:
+        raise BadInput("--index runs the recorded cell as it is; drop --method/--set or leave out --index")
+    status = run_index(index, opts)
+    sys.exit({"done": 0, "held": EXIT_HELD}.get(status, 1))
 
 
 @cli.command("list")
@@ -153,12 +185,13 @@ def show_method(name: str, dataset: str, pair: str | None) -> None:
 
 
 @cli.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("results/runs"), show_default=True)
+@click.argument("out", type=click.Path(path_type=Path), default=Path("results/runs"))
 def status(out: Path) -> None:
-    """Status and accuracy of every run under --out."""
-    from dfkd_bench.inspect import status_table
+    """Cells of the grid in OUT by state, stale and failed cells with their logs, and every run's numbers."""
+    from dfkd_bench.inspect import status_tables
 
-    console.print(status_table(out))
+    for table in status_tables(out):
+        console.print(table)
 
 
 @cli.command()

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from dfkd_bench.config import all_cards, get_card, resolve
 from dfkd_bench.data import DATASETS, get_spec
+from dfkd_bench.errors import BadInput
 from dfkd_bench.models import MODELS, count_parameters, create_model, list_models
 from dfkd_bench.pairs import DATASET_PAIRS, split_pair
 from dfkd_bench.store import collect
@@ -88,23 +89,46 @@ def show_method(name: str, dataset: str, pair: str) -> str:
     return yaml.safe_dump(document, sort_keys=False, width=110)
 
 
-def status_table(out: Path) -> Table:
+def status_tables(out: Path) -> list[Table]:
+    """Counts by state, stale cells, failed cells with their logs, and every run's numbers."""
+    from dfkd_bench.engine.spec import RunOptions
+    from dfkd_bench.grid import load_grid
+    from dfkd_bench.gridstate import cell_states, counts
+
+    out = Path(out)
+    if not out.exists():
+        raise BadInput(f"no results folder {out}; pass the --out of a `dfkd-bench run`")
+    cells = load_grid(out)
     frame = collect(out)
-    table = Table(title=f"runs under {out}")
-    columns = [
-        "dataset",
-        "pair",
-        "method",
-        "seed",
-        "status",
-        "epochs_done",
-        "best_top1",
-        "last_top1",
-        "total_s",
-    ]
+    tables = []
+    if cells:
+        states = cell_states(cells, RunOptions(out=out), compare_config=False)
+        tally = Table(title=f"grid {out / 'grid.json'}: {len(states)} cells")
+        for state in ("state", "cells"):
+            tally.add_column(state)
+        for state, n in counts(states).items():
+            if n:
+                tally.add_row(state, str(n))
+        tables.append(tally)
+        attention = [c for c in states if c.state in ("stale", "failed", "corrupt")]
+        if attention:
+            table = Table(title="cells that need attention (stale: its runner died; rerun `dfkd-bench run` to resume)")
+            for column in ("#", "cell", "state", "epochs", "heartbeat age", "error", "log"):
+                table.add_column(column)
+            for c in attention:
+                age = f"{c.claim.age:.0f} s" if c.claim else ""
+                error = str((c.result or {}).get("error") or "")[:80]
+                table.add_row(
+                    str(c.index), c.spec.label, c.state, f"{c.epochs_done}/{c.epochs}", age, error, str(c.log)
+                )
+            tables.append(table)
+    columns = ["dataset", "pair", "method", "data_scale", "seed", "status", "epochs_done", "best_top1", "last_top1"]
+    columns.append("total_s")
+    runs = Table(title=f"runs under {out}")
     for column in columns:
-        table.add_column(column)
+        runs.add_column(column)
     for row in frame.itertuples(index=False):
         values = [getattr(row, c) for c in columns]
-        table.add_row(*[f"{v:.2f}" if isinstance(v, float) else str(v) for v in values])
-    return table
+        runs.add_row(*["" if v is None or v != v else f"{v:.2f}" if isinstance(v, float) else str(v) for v in values])
+    tables.append(runs)
+    return tables

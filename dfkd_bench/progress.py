@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from types import TracebackType
 from typing import Any
 
@@ -20,6 +21,9 @@ class Reporter:
         self.rich = self.console.is_terminal
         self._progress: Progress | None = None
         self._tasks: dict[str, Any] = {}
+        self._grid: dict[int, str] = {}
+        self._grid_started = 0.0
+        self._grid_finished = 0
 
     def __enter__(self) -> Reporter:
         if self.rich:
@@ -53,6 +57,30 @@ class Reporter:
             self._progress.console.print(text)
         else:
             print(text, flush=True)
+
+    def start_grid(self, states: dict[int, str]) -> None:
+        """The grid-level bar over cell index -> state: done, running elsewhere, failed, pending, with an ETA."""
+        self._grid = dict(states)
+        self._grid_started, self._grid_finished = time.monotonic(), 0
+        self._show_grid()
+
+    def cell_done(self, index: int, result: dict[str, Any]) -> None:
+        was_done = self._grid.get(index) == "done"
+        self._grid[index] = str(result.get("status"))
+        self._grid_finished += 0 if was_done else 1
+        self._show_grid()
+
+    def _show_grid(self) -> None:
+        states = list(self._grid.values())
+        done, failed = states.count("done"), states.count("failed")
+        running = states.count("running")
+        left = len(states) - done - failed
+        eta = ""
+        if self._grid_finished and left:
+            per_cell = (time.monotonic() - self._grid_started) / self._grid_finished
+            eta = f", ETA {per_cell * left / 60:.1f} min"
+        info = f"{done} done, {running} running elsewhere, {failed} failed, {left} left{eta}"
+        self.update("grid", done + failed, len(states), info)
 
     def epoch_done(self, spec: RunSpec, record: dict[str, Any], epochs: int) -> None:
         info = f"top1 {record['top1']:.2f}%  data {record['data_scale']}"

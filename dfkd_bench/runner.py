@@ -1,108 +1,45 @@
-"""`dfkd-bench run`: expand the requested cells, make sure their teachers exist, run them one after another."""
+"""`dfkd-bench run`: expand the grid, record it in `<out>/grid.json`, make sure teachers exist, hand the cells to
+a launcher, and report."""
 
 from __future__ import annotations
 
-import fnmatch
-import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from dfkd_bench.config import all_cards, get_card, resolve
+from dfkd_bench.config import get_card
 from dfkd_bench.data import DATASETS
-from dfkd_bench.engine.loop import run_one
 from dfkd_bench.engine.spec import RunOptions, RunSpec
-from dfkd_bench.errors import BadInput, unknown
+from dfkd_bench.grid import DEFAULT_BUDGET, GridRequest, cell_at, expand, register
+from dfkd_bench.gridstate import cell_states, counts, estimate
+from dfkd_bench.launch import LAUNCHERS, LaunchSettings
+from dfkd_bench.launch.worker import HELD, execute
 from dfkd_bench.methods import METHODS
-from dfkd_bench.methods.base import params_from_dict
-from dfkd_bench.models import MODELS
-from dfkd_bench.pairs import expand_pairs, pairs_for, split_pair
+from dfkd_bench.pairs import split_pair
 from dfkd_bench.progress import Reporter
 from dfkd_bench.store import write_summary
 from dfkd_bench.teachers import TeacherStore
 from dfkd_bench.train import DATASET_RECIPE, RECIPES, train_into_store
 
-DEFAULT_DATASET = "mnist"
-DEFAULT_BUDGET = "quick"
 CHEAP_RECIPES = {"mnist"}
 
 
-@dataclass
-class GridRequest:
-    """What the user asked for; empty lists mean the embedded default (MNIST, its first pair, every method).
-
-    With nothing asked at all, the run uses every card's 'quick' budget so the whole default fits in minutes."""
-
-    methods: list[str] = field(default_factory=list)
-    pairs: list[str] = field(default_factory=list)
-    datasets: list[str] = field(default_factory=list)
-    scales: list[int | None] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=list)
-    overrides: dict[str, Any] = field(default_factory=dict)
-    budget: str | None = None
-
-    @property
-    def is_default(self) -> bool:
-        return not (self.methods or self.pairs or self.datasets or self.scales or self.seeds)
-
-
-def select_methods(patterns: list[str]) -> list[str]:
-    """Card names matching each pattern ('all', exact names or wildcards like 'fast*'), in request order.
-
-    No pattern means the cards of the default run (every card not marked `default_run: false`)."""
-    cards = all_cards()
-    names = list(cards)
-    if not patterns:
-        return [n for n in names if cards[n].default_run]
-    chosen: list[str] = []
-    for pattern in patterns:
-        matched = names if pattern == "all" else [n for n in names if fnmatch.fnmatchcase(n, pattern)]
-        if not matched:
-            raise unknown("method", pattern, names)
-        chosen.extend(n for n in matched if n not in chosen)
-    return chosen
-
-
-def expand(request: GridRequest) -> tuple[list[RunSpec], list[str]]:
-    """Every dataset × pair × method × scale × seed cell, in that nesting order, and the skipped combinations
-    (methods that match BN statistics on a pair whose teacher has no BatchNorm)."""
-    datasets = request.datasets or [DEFAULT_DATASET]
-    for name in datasets:
-        DATASETS.get(name)
-    methods = select_methods(request.methods)
-    specs: list[RunSpec] = []
-    skipped: list[str] = []
-    for dataset in datasets:
-        pairs = expand_pairs(request.pairs or [pairs_for(dataset)[0]], dataset)
-        for pair, method, scale, seed in itertools.product(
-            pairs, methods, request.scales or [None], request.seeds or [0]
-        ):
-            overrides = dict(request.overrides)
-            if scale is not None:
-                overrides["train.data_scale"] = scale
-            card = get_card(method)
-            cfg = resolve(card, dataset, pair, overrides, request.budget)
-            if not _compatible(card.algorithm, cfg["method"], pair, dataset):
-                skipped.append(f"{dataset}/{pair}/{method}")
-                continue
-            specs.append(RunSpec(dataset, pair, method, seed, tuple(sorted(overrides.items())), request.budget))
-    if skipped and not specs:
-        raise BadInput(f"no runnable cell: {', '.join(skipped)} match BatchNorm statistics but the teacher has no BN")
-    return specs, skipped
-
-
-def _compatible(algorithm: str, method_values: dict[str, Any], pair: str, dataset: str) -> bool:
-    """False when the method matches BN statistics and the pair's teacher has no BatchNorm layer."""
-    cls = METHODS.get(algorithm)
-    teacher = split_pair(pair, dataset)[0]
-    return MODELS.meta(teacher)["batchnorm"] or not cls.requires_batchnorm(params_from_dict(cls, method_values))
+def check_data(specs: list[RunSpec], opts: RunOptions) -> None:
+    """Find every dataset's files before anything is recorded, so a wrong --data-root fails at once (exit 2)."""
+    for dataset in sorted({s.dataset for s in specs}):
+        source = DATASETS.get(dataset)
+        root = Path(opts.data_root).expanduser() if opts.data_root else None
+        for split in ("train", "test"):
+            source.locate(split, root, opts.download)
 
 
 def ensure_teachers(specs: list[RunSpec], opts: RunOptions, reporter: Reporter) -> None:
     """Train missing teachers where the dataset's recipe is cheap (MNIST family); otherwise say how to get one."""
     store = TeacherStore(opts.teachers)
-    needed = sorted({(s.dataset, split_pair(s.pair, s.dataset)[0]) for s in specs})
+    distilling = [s for s in specs if METHODS.get(get_card(s.method).algorithm).uses_teacher]
+    needed = sorted({(s.dataset, split_pair(s.pair, s.dataset)[0]) for s in distilling})
     for dataset, model in needed:
         if store.has(dataset, model):
             continue
@@ -121,29 +58,6 @@ def ensure_teachers(specs: list[RunSpec], opts: RunOptions, reporter: Reporter) 
             on_epoch=lambda e, n, r, label=label: reporter.update(label, e + 1, n, f"top1 {r.top1:.2f}%"),
         )
         reporter.message(f"teacher {dataset}/{model}: test top-1 {record['test_top1']:.2f}%")
-
-
-def run_cells(specs: list[RunSpec], opts: RunOptions, reporter: Reporter) -> list[dict[str, Any]]:
-    """Run every cell; a failing cell is recorded and the others still run."""
-    results = []
-    for spec in specs:
-        try:
-            result = run_one(spec, opts, reporter)
-        except BadInput:
-            raise
-        except Exception as err:
-            reporter.message(f"{spec.label} failed: {type(err).__name__}: {err}")
-            result = {
-                "status": "failed",
-                "dataset": spec.dataset,
-                "pair": spec.pair,
-                "method": spec.method,
-                "seed": spec.seed,
-                "error": str(err),
-            }
-        results.append(result)
-    write_summary(opts.out)
-    return results
 
 
 def results_table(results: list[dict[str, Any]]) -> Table:
@@ -184,19 +98,90 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def run_request(request: GridRequest, opts: RunOptions, dry_run: bool = False) -> tuple[list[dict], Table | None]:
-    """The whole `run` command; returns the results and their table (None for a dry run)."""
+@dataclass
+class Outcome:
+    """What a `run` produced: the results of the cells it ran or found, and whether the grid is complete."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    table: Table | None = None
+    complete: bool = True
+
+
+def _human(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def dry_run_table(specs: list[RunSpec], opts: RunOptions, calibrate: bool) -> Table:
+    """Every cell with its state and estimated remaining time; the caption sums them up."""
+    states = cell_states(specs, opts)
+    estimate(states, opts, calibrate)
+    tally = counts(states)
+    left = [c.seconds_left for c in states if c.state != "done"]
+    known = [x for x in left if x is not None]
+    unknown = f" (+{len(left) - len(known)} cells without an estimate)" if None in left else ""
+    total = f"{_human(sum(known))}{unknown}" if known else "unknown (nothing measured yet: add --calibrate)"
+    summary = ", ".join(f"{n} {state}" for state, n in tally.items() if n)
+    table = Table(title=f"{len(states)} cells: {summary}; estimated remaining {total}")
+    for column in ("#", "cell", "scale", "budget", "state", "epochs", "est. left"):
+        table.add_column(column)
+    for cell in states:
+        scale = dict(cell.spec.overrides).get("train.data_scale", "auto")
+        table.add_row(
+            str(cell.index),
+            f"{cell.spec.dataset}/{cell.spec.pair}/{cell.spec.method}/seed-{cell.spec.seed}",
+            str(scale),
+            cell.spec.budget or "",
+            cell.state,
+            f"{cell.epochs_done}/{cell.epochs}",
+            "" if cell.state == "done" else _human(cell.seconds_left),
+        )
+    return table
+
+
+def run_request(
+    request: GridRequest,
+    opts: RunOptions,
+    dry_run: bool = False,
+    launcher: str = "inline",
+    settings: LaunchSettings | None = None,
+    calibrate: bool = False,
+) -> Outcome:
+    """The whole `run` command."""
+    settings = settings or LaunchSettings()
     if request.is_default and request.budget is None:
         request.budget = DEFAULT_BUDGET
+    launch = LAUNCHERS.get(launcher)
     specs, skipped = expand(request)
     with Reporter() as reporter:
         for label in skipped:
             reporter.message(f"skipping {label}: it matches BatchNorm statistics and the teacher has no BatchNorm")
         if dry_run:
-            for spec in specs:
-                budget = f" budget={spec.budget}" if spec.budget else ""
-                reporter.message(f"would run {spec.label}{budget} {dict(spec.overrides) or ''}".rstrip())
-            return [], None
+            if calibrate:
+                check_data(specs, opts)
+                ensure_teachers(specs, opts, reporter)
+            return Outcome(table=dry_run_table(specs, opts, calibrate))
+        check_data(specs, opts)
+        indices = register(opts.out, specs)
         ensure_teachers(specs, opts, reporter)
-        results = run_cells(specs, opts, reporter)
-    return results, results_table(results)
+        reporter.start_grid({c.index: c.state for c in cell_states(specs, opts, indices)})
+        found = launch(indices, opts, settings, reporter)
+        write_summary(opts.out)
+    results = [found[i] for i in indices if i in found]
+    complete = len(results) == len(indices) and all(r.get("status") == "done" for r in results)
+    submitted_only = launcher == "slurm" and not settings.wait
+    return Outcome(results, results_table(results) if results else None, complete or submitted_only)
+
+
+def run_index(index: int, opts: RunOptions) -> str:
+    """`run-one --out DIR --index I`: the primitive every launcher calls; returns the cell's status."""
+    spec = cell_at(opts.out, index)
+    ensure_teachers([spec], opts, Reporter())
+    with Reporter() as reporter:
+        result = execute(spec, opts, reporter)
+    if result["status"] == HELD:
+        reporter.message(f"cell {index} ({spec.label}) is held by another worker")
+    return result["status"]

@@ -31,18 +31,24 @@ def test_list_methods_and_show_method():
     assert "g_steps: 1000" in shown.output and "deviations:" in shown.output
 
 
-def test_dry_run_lists_cells():
-    result = _invoke("run", "--methods", "deepinv,kd", "--seeds", "0,1", "--dry-run")
-    assert result.exit_code == 0
-    assert result.output.count("would run") == 4
-    assert "budget=" not in result.output
+def _cells(output: str) -> list[str]:
+    """The cell rows of a dry-run table."""
+    return [line for line in output.splitlines() if "/seed-" in line]
 
 
-def test_no_argument_run_is_mnist_at_the_quick_budget():
-    result = _invoke("run", "--dry-run")
+def test_dry_run_lists_cells(tmp_path: Path):
+    result = _invoke("run", "--methods", "deepinv,kd", "--seeds", "0,1", "--dry-run", "--out", str(tmp_path))
     assert result.exit_code == 0
-    lines = result.output.strip().splitlines()
-    assert lines and all("mnist/lenet5_bn-lenet5_half_bn/" in line and "budget=quick" in line for line in lines)
+    assert "4 cells: 4 pending" in result.output
+    assert len(_cells(result.output)) == 4 and "quick" not in result.output
+    assert not any(tmp_path.iterdir()), "a dry run records nothing"
+
+
+def test_no_argument_run_is_mnist_at_the_quick_budget(tmp_path: Path):
+    result = _invoke("run", "--dry-run", "--out", str(tmp_path))
+    assert result.exit_code == 0
+    rows = _cells(result.output)
+    assert rows and all("mnist/lenet5_bn-lenet5_half_bn/" in row and "quick" in row for row in rows)
 
 
 @pytest.mark.parametrize(
@@ -53,6 +59,13 @@ def test_no_argument_run_is_mnist_at_the_quick_budget():
         (["run", "--pairs", "resnet99-resnet18", "--dry-run"], "unknown pair 'resnet99-resnet18'"),
         (["run", "--set", "train.nope=1", "--dry-run"], "unknown config key 'train.nope'"),
         (["run", "--seeds", "a,b", "--dry-run"], "--seeds must be comma-separated integers"),
+        (["run", "--preset", "table9", "--dry-run"], "unknown preset 'table9'; valid choices: figure4, mnist, table1"),
+        (["run", "--methods", "ssdkd", "--scales", "60001", "--dry-run"], "larger than mnist's training set (60,000)"),
+        (["run", "--methods", "ssdkd", "--scales", "101%", "--dry-run"], "larger than mnist's training set"),
+        (["run", "--methods", "ssdkd", "--scales", "lots", "--dry-run"], "bad data scale 'lots'"),
+        (["run", "--preset", "table1", "--methods", "kd", "--dry-run"], "--preset fixes methods"),
+        (["run", "--launcher", "cloud", "--dry-run"], "unknown launcher 'cloud'; valid choices: inline, local, slurm"),
+        (["run-one", "--index", "0", "--out", "/nonexistent-grid"], "no grid in /nonexistent-grid"),
         (["train", "--model", "resnet99", "--dataset", "mnist"], "unknown model 'resnet99'; valid choices:"),
         (["show", "method", "deepinv", "--dataset", "svhn"], "unknown dataset 'svhn'"),
     ],
@@ -128,10 +141,10 @@ def test_tampered_teacher_checkpoint_is_refused(teachers_copy: Path):
         TeacherStore(teachers_copy).load("mnist", "lenet5_bn", 10, 1)
 
 
-def test_bn_matching_methods_skip_pairs_without_batchnorm():
-    result = _invoke("run", "--methods", "deepinv,kd", "--pairs", "all", "--dry-run")
+def test_bn_matching_methods_skip_pairs_without_batchnorm(tmp_path: Path):
+    result = _invoke("run", "--methods", "deepinv,kd", "--pairs", "all", "--dry-run", "--out", str(tmp_path))
     assert result.exit_code == 0
     assert "skipping mnist/lenet5-lenet5_half/deepinv" in result.output
-    assert result.output.count("would run") == 3
+    assert len(_cells(result.output)) == 3
     alone = _invoke("run", "--methods", "deepinv", "--pairs", "lenet5-lenet5_half", "--dry-run")
     assert alone.exit_code == 2 and "no runnable cell" in alone.output

@@ -19,6 +19,9 @@ from dfkd_bench.models import (
 )
 
 CIFAR_MODELS = ["resnet18", "resnet34", "vgg11", "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2"]
+# Dense-prediction models are tested in test_segmentation_models.py; the classifier contract below excludes them.
+SEGMENTATION_MODELS = ["deeplabv3_mobilenetv2", "deeplabv3_resnet50"]
+CLASSIFIERS = [name for name in list_models() if MODELS.meta(name)["family"] != "segmentation"]
 
 # (params at 10 classes, params at 100 classes), from the reference implementations.
 PARAM_COUNTS = {
@@ -274,7 +277,8 @@ FUNCTIONAL = {
 
 
 def test_registry_contents_and_meta() -> None:
-    assert set(list_models()) == set(STATE_DICT_KEYS)
+    assert set(list_models()) == set(STATE_DICT_KEYS) | set(SEGMENTATION_MODELS)
+    assert list_models("deeplab*") == SEGMENTATION_MODELS
     assert list_models("wrn*") == ["wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2"]
     assert list_models("lenet5*bn") == ["lenet5_bn", "lenet5_half_bn"]
     for name in CIFAR_MODELS:
@@ -375,7 +379,7 @@ def _final_linear(model: nn.Module) -> nn.Linear:
     return model.fc[0]
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_every_model_forward(name: str) -> None:
     model = create_model(name, 10).eval()
     x = torch.randn(2, MODELS.meta(name)["in_channels"], 32, 32)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dfkd_bench.report.tables import aggregate, benchmark_report
-from dfkd_bench.store import collect, run_dir
+from dfkd_bench.store import collect, run_dir, write_result
 
 
 def _result(root: Path, method: str, seed: int, best: float, status: str = "done") -> None:
-    path = run_dir(root, "mnist", "lenet5-lenet5_half", method, None, seed) / "result.json"
-    path.parent.mkdir(parents=True)
+    run = run_dir(root, "mnist", "lenet5-lenet5_half", method, None, seed)
+    run.mkdir(parents=True)
     times = {"synthesis": 10.0 + seed, "sample": 1.0, "kd": 2.0, "eval": 1.0, "total": 14.0 + seed}
     result = {
         "dataset": "mnist",
@@ -28,7 +27,7 @@ def _result(root: Path, method: str, seed: int, best: float, status: str = "done
         "config_hash": "x",
         "epochs_done": 2,
     }
-    path.write_text(json.dumps(result))
+    write_result(run, result)
 
 
 def test_aggregate_over_seeds(tmp_path: Path):

@@ -1,15 +1,18 @@
-"""Data sets held in memory as uint8 tensors, and tensor-level augmentation."""
+"""Data sets held in memory as uint8 tensors (classification and segmentation), and tensor-level augmentation."""
 
 from dfkd_bench.data.augment import denormalize, normalize, random_crop_flip, to_float
 from dfkd_bench.data.datasets import DATASETS, SPLITS, clear_cache, get_spec, load_dataset
 from dfkd_bench.data.idx import read_idx
-from dfkd_bench.data.spec import DatasetSpec, ImageSet
+from dfkd_bench.data.nyuv2 import train_batch  # importing nyuv2 registers the data set
+from dfkd_bench.data.spec import IGNORE_INDEX, DatasetSpec, ImageSet, SegmentationSet
 
 __all__ = [
     "DATASETS",
+    "IGNORE_INDEX",
     "SPLITS",
     "DatasetSpec",
     "ImageSet",
+    "SegmentationSet",
     "clear_cache",
     "denormalize",
     "get_spec",
@@ -18,4 +21,5 @@ __all__ = [
     "random_crop_flip",
     "read_idx",
     "to_float",
+    "train_batch",
 ]

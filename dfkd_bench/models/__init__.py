@@ -16,6 +16,7 @@ from dfkd_bench.errors import BadInput
 from dfkd_bench.models.generator import Generator, generator
 from dfkd_bench.models.lenet import LeNet5, lenet5, lenet5_bn, lenet5_half, lenet5_half_bn
 from dfkd_bench.models.resnet import ResNet, resnet18, resnet34
+from dfkd_bench.models.segmentation import DeepLabV3, deeplabv3_mobilenetv2, deeplabv3_resnet50
 from dfkd_bench.models.vgg import VGG, vgg11
 from dfkd_bench.models.wrn import WideResNet, wrn16_1, wrn16_2, wrn40_1, wrn40_2
 from dfkd_bench.registry import Registry
@@ -24,6 +25,7 @@ __all__ = [
     "GENERATORS",
     "MODELS",
     "VGG",
+    "DeepLabV3",
     "Generator",
     "LeNet5",
     "ResNet",
@@ -52,6 +54,10 @@ _CLASSIFIERS: list[tuple[str, Callable[..., nn.Module], str, int]] = [
 ]
 for _name, _factory, _family, _channels in _CLASSIFIERS:
     MODELS.register(_name, family=_family, in_channels=_channels, batchnorm=_family != "lenet")(_factory)
+
+# Segmenters return N x C x H x W logits at the input size (see models/segmentation.py).
+MODELS.register("deeplabv3_resnet50", family="segmentation", in_channels=3, batchnorm=True)(deeplabv3_resnet50)
+MODELS.register("deeplabv3_mobilenetv2", family="segmentation", in_channels=3, batchnorm=True)(deeplabv3_mobilenetv2)
 
 GENERATORS.register("generator", family="dcgan")(generator)
 

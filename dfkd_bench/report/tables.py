@@ -1,4 +1,4 @@
-"""Aggregate runs over seeds and render the benchmark table as Markdown, with what the harness fixed."""
+"""Aggregate runs over seeds (shared by every report) and render the benchmark table as Markdown."""
 
 from __future__ import annotations
 
@@ -21,40 +21,68 @@ HARNESS_FIXES = [
 ]
 
 GROUP = ["dataset", "pair", "method", "scale"]
+OPTIONAL = ["best_miou", "last_miou"]
 
 
-def _mean_std(values: pd.Series) -> str:
-    values = values.dropna()
-    if values.empty:
+def scale_key(setting: object) -> str:
+    """'auto' when the method chose its data scale, else the integer setting as text ('600', not '600.0')."""
+    return "auto" if pd.isna(setting) else str(int(float(setting)))
+
+
+def done_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Finished runs only, with a `scale` key and the optional segmentation columns present (NaN when absent)."""
+    done = frame[frame["status"] == "done"].copy()
+    done["scale"] = done["data_scale_setting"].map(scale_key)
+    for column in OPTIONAL:
+        if column not in done:
+            done[column] = float("nan")
+    done["kd_sample_s"] = done["kd_s"] + done["sample_s"].fillna(0)
+    return done
+
+
+def seed_stats(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Per dataset × pair × method × scale: `n` finished seeds, and `<col>_mean`, `<col>_std` (ddof=1), `<col>_n`."""
+    done = done_runs(frame)
+    out = done.groupby(GROUP, sort=False).size().rename("n").to_frame()
+    for column in columns:
+        grouped = done.groupby(GROUP, sort=False)[column]
+        out[f"{column}_mean"] = grouped.mean()
+        out[f"{column}_std"] = grouped.std(ddof=1)
+        out[f"{column}_n"] = grouped.count()
+    return out.reset_index()
+
+
+def _mean_std(stats: pd.Series, column: str) -> str:
+    if stats[f"{column}_n"] == 0:
         return "—"
-    if len(values) == 1:
-        return f"{values.iloc[0]:.2f}"
-    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
+    if stats[f"{column}_n"] == 1:
+        return f"{stats[f'{column}_mean']:.2f}"
+    return f"{stats[f'{column}_mean']:.2f} ± {stats[f'{column}_std']:.2f}"
 
 
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per dataset × pair × method × data-scale setting: mean ± std (ddof=1) over seeds, and n seeds."""
-    done = frame[frame["status"] == "done"].copy()
-    done["scale"] = done["data_scale_setting"].map(lambda v: "auto" if pd.isna(v) else str(int(v)))
+    columns = ["best_top1", "last_top1", "data_scale", "synthesis_s", "kd_sample_s", "total_s", "teacher_top1"]
     rows = []
-    for key, group in done.groupby(GROUP, sort=False):
+    for _, stats in seed_stats(frame, columns).iterrows():
         rows.append(
             {
-                **dict(zip(GROUP, key, strict=True)),
-                "n": len(group),
-                "best top-1": _mean_std(group["best_top1"]),
-                "last top-1": _mean_std(group["last_top1"]),
-                "data scale used": int(group["data_scale"].mean()),
-                "synthesis s": f"{group['synthesis_s'].mean():.1f}",
-                "KD s": f"{(group['kd_s'] + group['sample_s'].fillna(0)).mean():.1f}",
-                "total s": f"{group['total_s'].mean():.1f}",
-                "teacher top-1": f"{group['teacher_top1'].mean():.2f}",
+                **{k: stats[k] for k in GROUP},
+                "n": int(stats["n"]),
+                "best top-1": _mean_std(stats, "best_top1"),
+                "last top-1": _mean_std(stats, "last_top1"),
+                "data scale used": int(stats["data_scale_mean"]),
+                "synthesis s": f"{stats['synthesis_s_mean']:.1f}",
+                "KD s": f"{stats['kd_sample_s_mean']:.1f}",
+                "total s": f"{stats['total_s_mean']:.1f}",
+                "teacher top-1": f"{stats['teacher_top1_mean']:.2f}",
             }
         )
     return pd.DataFrame(rows)
 
 
-def _markdown(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub Markdown table (no tabulate dependency)."""
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
@@ -77,22 +105,28 @@ def benchmark_report(root: Path, title: str, command: str) -> str:
         "synthesis + KD + evaluation. Data scale: distinct synthetic images held for KD (pool methods), real images "
         "(kd), or fresh generator samples consumed (generator methods).",
         "",
-        _markdown(table) if not table.empty else "(no finished runs)",
+        markdown_table(table) if not table.empty else "(no finished runs)",
         "",
     ]
     if not missing.empty:
         lines += ["Cells not done: " + ", ".join(f"{r.method} on {r.pair} ({r.status})" for r in missing.itertuples())]
         lines.append("")
-    lines += ["## What this harness does differently from the reference code", ""]
+    lines += harness_sections(list(table["method"].unique()) if not table.empty else [])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def harness_sections(methods: list[str]) -> list[str]:
+    """Markdown lines: what the harness fixed vs the reference code, and each listed method's card deviations."""
+    lines = ["## What this harness does differently from the reference code", ""]
     lines += [f"- {fix}" for fix in HARNESS_FIXES]
     cards = all_cards()
     lines += ["", "## Per-method deviations (from the method cards)", ""]
-    for method in table["method"].unique() if not table.empty else []:
+    for method in methods:
         if method in cards:
             lines.append(f"**{method}**")
             lines += [f"- {' '.join(d.split())}" for d in cards[method].deviations]
             lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def write_benchmark_report(root: Path, out: Path, title: str, command: str) -> Path:

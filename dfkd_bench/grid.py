@@ -1,0 +1,268 @@
+"""Grids: CLI requests and the paper's presets expanded into RunSpecs, and the grid file every launcher reads.
+
+A grid is stored as `<out>/grid.json`, an append-only list of cells; `run-one --out DIR --index I` runs cell I,
+so a loop, one worker per GPU or a Slurm array all drive the same list.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import fnmatch
+import itertools
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dfkd_bench.config import all_cards, get_card, resolve
+from dfkd_bench.data import DATASETS
+from dfkd_bench.engine.spec import RunSpec
+from dfkd_bench.errors import BadInput, unknown
+from dfkd_bench.methods import METHODS
+from dfkd_bench.methods.base import params_from_dict
+from dfkd_bench.models import MODELS
+from dfkd_bench.pairs import expand_pairs, pairs_for, split_pair
+from dfkd_bench.store import atomic_write_json
+
+DEFAULT_DATASET = "mnist"
+DEFAULT_BUDGET = "quick"
+GRID_FILE = "grid.json"
+CIFAR = ("cifar10", "cifar100")
+
+
+@dataclass
+class GridRequest:
+    """What the user asked for; empty lists mean the embedded default (MNIST, its first pair, every method).
+
+    Scales are strings: an image count, a percentage of the training set ('10%') or 'auto'."""
+
+    methods: list[str] = field(default_factory=list)
+    pairs: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    scales: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    budget: str | None = None
+    preset: str | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return not (self.methods or self.pairs or self.datasets or self.scales or self.seeds or self.preset)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One rectangular piece of a preset: every method × pair × dataset × scale."""
+
+    methods: tuple[str, ...]
+    pairs: tuple[str, ...] = ("all",)
+    datasets: tuple[str, ...] = CIFAR
+    scales: tuple[str, ...] = ("auto",)
+
+
+@dataclass(frozen=True)
+class Preset:
+    description: str
+    blocks: tuple[Block, ...]
+    seeds: tuple[int, ...] = (0, 1, 2)
+    budget: str | None = None
+
+
+ROWS = ("teacher", "student")
+TABLE2_BASELINES = ("deepinv", "cmi", "dafl", "dfq", "zskt", "fast5", "fast10")
+ABLATIONS = ("ssdkd_baseline", "ssdkd_ps", "ssdkd_difficulty", "ssdkd_diversity", "ssdkd_difficulty_diversity")
+MNIST_BASELINES = ("kd", "deepinv", "cmi", "dafl", "dfq", "zskt", "dfad", "fast2", "fast5", "fast10")
+MNIST_BN_PAIR = ("lenet5_bn-lenet5_half_bn",)
+
+PRESETS: dict[str, Preset] = {
+    "table1": Preset(
+        "SSD-KD Table 1: Teacher, Student, Fast2 and SSD-KD at 5,000 samples; CIFAR-10/100, 5 pairs, 3 seeds",
+        (Block((*ROWS, "fast2")), Block(("ssdkd",), scales=("5000",))),
+    ),
+    "table2": Preset(
+        "SSD-KD Table 2: Teacher, Student, 7 baselines and SSD-KD at 50,000 samples (the paper relaxes its scale "
+        "'to be similar to Fast5', whose pool holds 56,320); CIFAR-10/100, 5 pairs, 3 seeds",
+        (Block((*ROWS, *TABLE2_BASELINES)), Block(("ssdkd",), scales=("50000",))),
+    ),
+    "table4": Preset(
+        "SSD-KD Table 4: the six ablation rows at 5,000 samples; CIFAR-10/100, ResNet-34/18 and WRN40-2/16-1, 3 seeds",
+        (Block((*ABLATIONS, "ssdkd"), pairs=("resnet34-resnet18", "wrn40_2-wrn16_1"), scales=("5000",)),),
+    ),
+    "figure4": Preset(
+        "SSD-KD Figure 4: SSD-KD at 500, 2,500, 5,000 and 10,000 samples (1-20 %); CIFAR-10/100, 3 pairs, 3 seeds",
+        (
+            Block(
+                ("ssdkd",),
+                pairs=("resnet34-resnet18", "vgg11-resnet18", "wrn40_2-wrn16_1"),
+                scales=("500", "2500", "5000", "10000"),
+            ),
+        ),
+    ),
+    "mnist": Preset(
+        "CPU reference grid on MNIST at the cards' quick budget: Teacher/Student rows and every baseline on both "
+        "pairs; SSD-KD at 150-1,200 samples (Figure 4), kd and deepinv at 600 (Figure 1) and the Table 4 "
+        "ablations at 600 on the BN pair; 3 seeds",
+        (
+            Block((*ROWS, *MNIST_BASELINES), datasets=("mnist",)),
+            Block(("ssdkd",), MNIST_BN_PAIR, ("mnist",), ("150", "300", "600", "1200")),
+            Block(("kd", "deepinv", *ABLATIONS), MNIST_BN_PAIR, ("mnist",), ("600",)),
+        ),
+        budget=DEFAULT_BUDGET,
+    ),
+}
+
+
+def select_methods(patterns: list[str] | tuple[str, ...]) -> list[str]:
+    """Card names matching each pattern ('all', exact names or wildcards like 'fast*'), in request order.
+
+    No pattern means the cards of the default run (every card not marked `default_run: false`)."""
+    cards = all_cards()
+    names = list(cards)
+    if not patterns:
+        return [n for n in names if cards[n].default_run]
+    chosen: list[str] = []
+    for pattern in patterns:
+        matched = names if pattern == "all" else [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        if not matched:
+            raise unknown("method", pattern, names)
+        chosen.extend(n for n in matched if n not in chosen)
+    return chosen
+
+
+def parse_scale(text: str, dataset: str) -> int | None:
+    """'auto' -> None (the method decides), '10%' -> that share of the training set, '5000' -> 5000 images."""
+    size = DATASETS.meta(dataset).get("train_size")
+    text = str(text).strip()
+    if text == "auto":
+        return None
+    try:
+        n = round(float(text[:-1]) / 100 * size) if text.endswith("%") and size else int(text)
+    except ValueError as err:
+        raise BadInput(f"bad data scale '{text}': use an image count (5000), a percentage (10%) or auto") from err
+    if n < 1:
+        raise BadInput(f"data scale '{text}' is {n} images for {dataset}; it must be at least 1")
+    if size and n > size:
+        raise BadInput(f"data scale '{text}' ({n:,} images) is larger than {dataset}'s training set ({size:,})")
+    return n
+
+
+def _cells(
+    methods: list[str], pairs: list[str], datasets: list[str], scales: list[str], seeds: list[int], request: GridRequest
+) -> tuple[list[RunSpec], list[str]]:
+    specs: list[RunSpec] = []
+    skipped: list[str] = []
+    for dataset in datasets:
+        DATASETS.get(dataset)
+        counts = [parse_scale(s, dataset) for s in scales or ["auto"]]
+        for pair, method in itertools.product(expand_pairs(pairs or [pairs_for(dataset)[0]], dataset), methods):
+            card = get_card(method)
+            cls = METHODS.get(card.algorithm)
+            method_scales = counts if cls.has_data_scale else [None]
+            for scale, seed in itertools.product(dict.fromkeys(method_scales), seeds or [0]):
+                overrides = dict(request.overrides)
+                if scale is not None:
+                    overrides["train.data_scale"] = scale
+                cfg = resolve(card, dataset, pair, overrides, request.budget)
+                if not _compatible(cls, cfg["method"], pair, dataset):
+                    skipped.append(f"{dataset}/{pair}/{method}")
+                    break
+                specs.append(RunSpec(dataset, pair, method, seed, tuple(sorted(overrides.items())), request.budget))
+    return specs, list(dict.fromkeys(skipped))
+
+
+def expand(request: GridRequest) -> tuple[list[RunSpec], list[str]]:
+    """Every dataset × pair × method × scale × seed cell (methods without a data scale run once, at their own),
+    and the skipped combinations (methods that match BN statistics on a pair whose teacher has no BatchNorm)."""
+    if request.preset is not None:
+        return _expand_preset(request)
+    methods = select_methods(request.methods)
+    specs, skipped = _cells(
+        methods, request.pairs, request.datasets or [DEFAULT_DATASET], request.scales, request.seeds, request
+    )
+    if skipped and not specs:
+        raise BadInput(f"no runnable cell: {', '.join(skipped)} match BatchNorm statistics but the teacher has no BN")
+    return specs, skipped
+
+
+def _expand_preset(request: GridRequest) -> tuple[list[RunSpec], list[str]]:
+    if request.preset not in PRESETS:
+        raise unknown("preset", request.preset, PRESETS)
+    if request.methods or request.pairs or request.datasets or request.scales:
+        raise BadInput("--preset fixes methods, pairs, datasets and scales; only --seeds, --budget and --set combine")
+    preset = PRESETS[request.preset]
+    if request.budget is None:
+        request.budget = preset.budget
+    specs: list[RunSpec] = []
+    skipped: list[str] = []
+    for block in preset.blocks:
+        seeds = request.seeds or list(preset.seeds)
+        s, k = _cells(list(block.methods), list(block.pairs), list(block.datasets), list(block.scales), seeds, request)
+        specs.extend(x for x in s if x not in specs)
+        skipped.extend(k)
+    return specs, list(dict.fromkeys(skipped))
+
+
+def _compatible(cls: type, method_values: dict[str, Any], pair: str, dataset: str) -> bool:
+    """False when the method matches BN statistics and the pair's teacher has no BatchNorm layer."""
+    teacher = split_pair(pair, dataset)[0]
+    return MODELS.meta(teacher)["batchnorm"] or not cls.requires_batchnorm(params_from_dict(cls, method_values))
+
+
+def _to_json(spec: RunSpec) -> dict[str, Any]:
+    return {
+        "dataset": spec.dataset,
+        "pair": spec.pair,
+        "method": spec.method,
+        "seed": spec.seed,
+        "overrides": [list(item) for item in spec.overrides],
+        "budget": spec.budget,
+    }
+
+
+def _from_json(cell: dict[str, Any]) -> RunSpec:
+    overrides = tuple((k, v) for k, v in cell["overrides"])
+    return RunSpec(cell["dataset"], cell["pair"], cell["method"], cell["seed"], overrides, cell["budget"])
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".grid.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def load_grid(out: Path) -> list[RunSpec]:
+    """The cells recorded in `<out>/grid.json`, in index order (empty when there is none)."""
+    path = Path(out) / GRID_FILE
+    if not path.exists():
+        return []
+    return [_from_json(c) for c in json.loads(path.read_text())["cells"]]
+
+
+def register(out: Path, specs: list[RunSpec]) -> list[int]:
+    """Add the cells not yet in the grid file (indices of existing cells never change); returns their indices."""
+    out = Path(out)
+    with _locked(out):
+        cells = load_grid(out)
+        index = {spec: i for i, spec in enumerate(cells)}
+        for spec in specs:
+            if spec not in index:
+                index[spec] = len(cells)
+                cells.append(spec)
+        atomic_write_json(out / GRID_FILE, {"version": 1, "cells": [_to_json(s) for s in cells]})
+    return [index[s] for s in specs]
+
+
+def cell_at(out: Path, index: int) -> RunSpec:
+    cells = load_grid(out)
+    if not cells:
+        raise BadInput(f"no grid in {out}: run `dfkd-bench run ... --out {out}` (or --dry-run) first")
+    if not 0 <= index < len(cells):
+        raise BadInput(f"cell index {index} out of range: {out}/{GRID_FILE} has cells 0-{len(cells) - 1}")
+    return cells[index]

@@ -1,0 +1,60 @@
+"""The primitive every launcher calls: claim one cell, run (or resume) it, release it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dfkd_bench.claims import Claim, claim_folder
+from dfkd_bench.engine.loop import CellAbandoned, EpochObserver, resolve_run, run_one
+from dfkd_bench.engine.spec import RunOptions, RunSpec
+from dfkd_bench.errors import BadInput
+from dfkd_bench.store import write_summary
+
+HELD = "held"
+"""Status of a cell another live worker holds: try it again later."""
+
+
+class _ClaimGuard:
+    """Stops the cell at the next epoch boundary when another worker has taken its claim over."""
+
+    def __init__(self, claim: Claim, inner: EpochObserver | None) -> None:
+        self.claim, self.inner = claim, inner
+
+    def epoch_done(self, spec: RunSpec, record: dict[str, Any], epochs: int) -> None:
+        if self.claim.lost.is_set():
+            raise CellAbandoned(spec.label)
+        if self.inner is not None:
+            self.inner.epoch_done(spec, record, epochs)
+
+
+def _identity(spec: RunSpec, status: str, error: str | None = None) -> dict[str, Any]:
+    return {
+        "status": status,
+        "dataset": spec.dataset,
+        "pair": spec.pair,
+        "method": spec.method,
+        "seed": spec.seed,
+        "error": error,
+    }
+
+
+def execute(
+    spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = None, claim: Claim | None = None
+) -> dict[str, Any]:
+    """Run one cell under a claim. A failing cell is recorded and returned, never raised (bad input is raised);
+    a cell held by another live worker returns status 'held'."""
+    _, _, path = resolve_run(spec, opts)
+    claim = claim or Claim(claim_folder(opts.out, path))
+    if not claim.try_acquire():
+        return _identity(spec, HELD)
+    with claim:
+        try:
+            result = run_one(spec, opts, _ClaimGuard(claim, observer))
+        except (BadInput, KeyboardInterrupt):
+            raise
+        except CellAbandoned:
+            return _identity(spec, HELD)
+        except Exception as err:
+            result = _identity(spec, "failed", f"{type(err).__name__}: {err}")
+    write_summary(opts.out)
+    return result

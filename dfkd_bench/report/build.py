@@ -1,0 +1,127 @@
+"""One call from a runs folder to a report folder: the paper's tables (Markdown, LaTeX, CSV) and figures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from dfkd_bench.errors import BadInput, unknown
+from dfkd_bench.report.figures import write_figures
+from dfkd_bench.report.paper_tables import (
+    TABLES,
+    Accuracy,
+    Compare,
+    Time,
+    paper_tables,
+    render_latex,
+    render_markdown,
+)
+from dfkd_bench.report.tables import aggregate, harness_sections, markdown_table, scale_key
+from dfkd_bench.store import atomic_write_text, collect, run_dir
+
+FORMATS = ("md", "tex", "csv")
+FIGURE_NOTES = {
+    "figure1_per_class.png": "Figure 1: per-class accuracy of KD on real data vs DeepInv and SSD-KD at a similar "
+    "data scale (last epoch, mean over seeds).",
+    "figure2_kd_distributions.png": "Figure 2: difficulty (teacher confidence) and diversity (teacher class) of the "
+    "samples the student was distilled on, summed over epochs and seeds.",
+    "figure4_data_scale.png": "Figure 4: SSD-KD accuracy and training time against the data scale.",
+    "accuracy_vs_time.png": "Beyond the paper: accuracy against wall-clock time for every method and data scale.",
+}
+
+
+def _resolve(runs: Path, row: pd.Series) -> str:
+    """The run directory as recorded if it exists (absolute, or relative to the cwd or to `runs`), else rebuilt
+    from the row's identity under `runs`: a summary.csv written elsewhere still finds its runs."""
+    recorded = Path(str(row["run_dir"]))
+    setting = None if scale_key(row["data_scale_setting"]) == "auto" else int(float(row["data_scale_setting"]))
+    rebuilt = run_dir(runs, row["dataset"], row["pair"], row["method"], setting, int(row["seed"]))
+    for candidate in (recorded, runs / recorded, rebuilt):
+        if candidate.is_dir():
+            return str(candidate)
+    return str(recorded)
+
+
+def load_summary(runs: Path) -> pd.DataFrame:
+    """`<runs>/summary.csv`, or the run directories collected afresh when there is none."""
+    runs = Path(runs)
+    path = runs / "summary.csv"
+    frame = pd.read_csv(path) if path.exists() else collect(runs)
+    if not frame.empty:
+        frame["run_dir"] = [_resolve(runs, row) for _, row in frame.iterrows()]
+    return frame
+
+
+def _report_markdown(
+    runs: Path, frame: pd.DataFrame, tables: dict[str, pd.DataFrame], figures: list[Path], accuracy: str, time: str
+) -> str:
+    done = frame[frame["status"] == "done"]
+    devices = sorted(set(done["device"].dropna().astype(str)))
+    lines = [
+        "# SSD-KD paper tables and figures, from our runs",
+        "",
+        f"Runs: `{runs}` — {len(done)} finished of {len(frame)} recorded. Device: {', '.join(devices) or 'unknown'}.",
+        f"Accuracy: {accuracy} epoch. Time: {time}. Published values: SSD-KD (CVPR 2024) and the Fast-Datafree "
+        "README, see `results/published/README.md`.",
+        "",
+    ]
+    for key, cells in tables.items():
+        lines.append(render_markdown(cells, TABLES[key]))
+    lines += ["## Figures", ""]
+    for path in figures:
+        lines += [f"![{path.stem}]({path.name})", "", FIGURE_NOTES.get(path.name, ""), ""]
+    table = aggregate(frame)
+    lines += ["## Every cell (all methods and data scales)", ""]
+    lines += [markdown_table(table) if not table.empty else "(no finished runs)", ""]
+    missing = frame[frame["status"] != "done"]
+    if not missing.empty:
+        listed = (f"{r.method} on {r.dataset}/{r.pair} seed {r.seed} ({r.status})" for r in missing.itertuples())
+        lines += [f"Runs not done: {', '.join(listed)}.", ""]
+    lines += harness_sections(list(table["method"].unique()) if not table.empty else [])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _check(kind: str, values: Sequence[str], valid: Sequence[str]) -> None:
+    for value in values:
+        if value not in valid:
+            raise unknown(f"report {kind}", str(value), valid)
+
+
+def write_report(
+    runs: Path,
+    out_dir: Path,
+    formats: Sequence[str] = ("md",),
+    compare: Compare = "published",
+    accuracy: Accuracy = "best",
+    time: Time = "total",
+) -> list[Path]:
+    """Write report.md (tables, figure links, harness notes) and the figures, tables.tex, tables.csv as asked.
+
+    Returns the written paths. Partial grids render with missing cells marked; nothing here runs a model.
+    """
+    _check("format", formats, FORMATS)
+    _check("compare", [compare], ("published", "none"))
+    _check("accuracy", [accuracy], ("best", "last"))
+    _check("time", [time], ("total", "synthesis"))
+    runs, out_dir = Path(runs), Path(out_dir)
+    frame = load_summary(runs)
+    if frame.empty:
+        raise BadInput(f"no runs under {runs} (no summary.csv and no run directories)")
+    tables = paper_tables(frame, compare, accuracy, time)
+    written: list[Path] = []
+    if "md" in formats:
+        figures = write_figures(frame, out_dir, accuracy, time)
+        atomic_write_text(out_dir / "report.md", _report_markdown(runs, frame, tables, figures, accuracy, time))
+        written += [out_dir / "report.md", *figures]
+    if "tex" in formats:
+        tex = "% needs \\usepackage{booktabs,amssymb}\n" + "\n".join(
+            render_latex(cells, TABLES[key]) for key, cells in tables.items()
+        )
+        atomic_write_text(out_dir / "tables.tex", tex)
+        written.append(out_dir / "tables.tex")
+    if "csv" in formats:
+        atomic_write_text(out_dir / "tables.csv", pd.concat(tables.values()).to_csv(index=False))
+        written.append(out_dir / "tables.csv")
+    return written
