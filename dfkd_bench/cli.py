@@ -190,21 +190,27 @@ def status(out: Path) -> None:
     """Cells of the grid in OUT by state, stale and failed cells with their logs, and every run's numbers."""
     from dfkd_bench.inspect import status_tables
 
-    for table in status_tables(out):
+    tables, notes = status_tables(out)
+    for table in tables:
         console.print(table)
+    for line in notes:
+        click.echo(line)
 
 
 @cli.command()
 @click.argument("runs", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Markdown file to write")
-@click.option("--title", default="dfkd-bench results", show_default=True)
-@click.option("--command", "command", default="", help="the command that regenerates the runs, quoted in the report")
-def report(runs: Path, out: Path, title: str, command: str) -> None:
-    """A Markdown results table (mean ± std over seeds) of every run under RUNS, with what the harness fixed."""
-    from dfkd_bench.report.tables import write_benchmark_report
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="report folder (default: reports/<RUNS>)")
+@click.option("--format", "formats", default="md", show_default=True, help="comma list of md, tex, csv")
+@click.option("--compare", type=click.Choice(["published", "none"]), default="published", show_default=True)
+@click.option("--accuracy", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--time", "time_kind", type=click.Choice(["total", "synthesis"]), default="total", show_default=True)
+def report(runs: Path, out: Path | None, formats: str, compare: str, accuracy: str, time_kind: str) -> None:
+    """The paper's Tables 1-4 and Figures 1, 2, 4 from the runs under RUNS, next to the published numbers."""
+    from dfkd_bench.report.build import write_report
 
-    write_benchmark_report(runs, out, title, command or f"dfkd-bench report {runs} --out {out}")
-    console.print(f"wrote {out}")
+    target = out or Path("reports") / runs.resolve().name
+    for path in write_report(runs, target, _csv(formats), compare, accuracy, time_kind):
+        console.print(f"wrote {path}")
 
 
 @cli.command()
@@ -218,9 +224,10 @@ def report(runs: Path, out: Path, title: str, command: str) -> None:
 @click.option("--device", default="auto", show_default=True)
 def train(model, dataset, epochs, seed, data_root, download, teachers, device) -> None:
     """Train a model on real data with its dataset's recipe and keep it in the teacher store."""
+    from dfkd_bench.engine.evaluate import headline
     from dfkd_bench.models import MODELS
     from dfkd_bench.progress import Reporter
-    from dfkd_bench.teachers import TeacherStore
+    from dfkd_bench.teachers import TeacherStore, describe_score
     from dfkd_bench.train import train_into_store
 
     MODELS.get(model)
@@ -234,11 +241,10 @@ def train(model, dataset, epochs, seed, data_root, download, teachers, device) -
             epochs,
             seed,
             download,
-            on_epoch=lambda e, n, r: reporter.update(f"train {dataset}/{model}", e + 1, n, f"top1 {r.top1:.2f}%"),
+            on_epoch=lambda e, n, r: reporter.update(f"train {dataset}/{model}", e + 1, n, headline(r)),
         )
     console.print(
-        f"{dataset}/{model}: test top-1 {record['test_top1']:.2f}% in {record['train_seconds']} s "
-        f"(sha256 {record['sha256'][:12]})"
+        f"{dataset}/{model}: {describe_score(record)} in {record['train_seconds']} s (sha256 {record['sha256'][:12]})"
     )
 
 
@@ -259,12 +265,12 @@ def teacher_import(file, model, dataset, data_root, download, teachers, device) 
     """Import a reference checkpoint (<dataset>_<arch>.pth with key state_dict), check keys, measure it."""
     from dfkd_bench.envinfo import resolve_device
     from dfkd_bench.models import MODELS
-    from dfkd_bench.teachers import TeacherStore
+    from dfkd_bench.teachers import TeacherStore, describe_score
 
     MODELS.get(model)
     store = TeacherStore(teachers)
     record = store.import_checkpoint(file, model, dataset, data_root, resolve_device(device), download)
-    console.print(f"imported {dataset}/{model}: test top-1 {record['test_top1']:.2f}% (sha256 {record['sha256'][:12]})")
+    console.print(f"imported {dataset}/{model}: {describe_score(record)} (sha256 {record['sha256'][:12]})")
 
 
 @teacher.command("list")

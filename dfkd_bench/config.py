@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from dfkd_bench.data import task_of
 from dfkd_bench.errors import BadInput, unknown
 from dfkd_bench.methods import METHODS, TrainConfig
 
@@ -131,6 +132,14 @@ def get_card(name: str) -> Card:
     return cards[name]
 
 
+def require_task_support(card: Card, dataset: str) -> None:
+    """Refuse a method whose algorithm has no dense (segmentation) version on a segmentation data set."""
+    if task_of(dataset) != "segmentation" or METHODS.get(card.algorithm).supports_segmentation:
+        return
+    able = [name for name, c in all_cards().items() if METHODS.get(c.algorithm).supports_segmentation]
+    raise BadInput(f"method {card.name} does not support {dataset} (segmentation); methods that do: {', '.join(able)}")
+
+
 def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """`--set train.lr=0.2 method.g_steps=5` (values parsed as YAML scalars)."""
     out: dict[str, Any] = {}
@@ -200,7 +209,15 @@ def resolve(
     return cfg
 
 
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
 def config_hash(config: dict[str, Any]) -> str:
-    """Stable short hash of a resolved config; a changed hash means a different experiment."""
-    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    """Stable short hash of a resolved config; a changed hash means a different experiment.
+
+    Keys set to None are left out, so a new optional key (default None) does not orphan existing runs."""
+    blob = json.dumps(_without_none(config), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

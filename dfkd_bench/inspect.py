@@ -13,7 +13,7 @@ from dfkd_bench.errors import BadInput
 from dfkd_bench.models import MODELS, count_parameters, create_model, list_models
 from dfkd_bench.pairs import DATASET_PAIRS, split_pair
 from dfkd_bench.store import collect
-from dfkd_bench.teachers import TeacherStore
+from dfkd_bench.teachers import TeacherStore, describe_score
 
 
 def models_table(pattern: str = "*") -> Table:
@@ -62,10 +62,10 @@ def pairs_table() -> Table:
 def teachers_table(root: Path | None = None) -> Table:
     store = TeacherStore(root)
     table = Table(title=f"teacher store {store.root}")
-    for column in ("dataset", "model", "test top-1", "source", "sha256"):
+    for column in ("dataset", "model", "test score", "source", "sha256"):
         table.add_column(column)
     for r in store.records():
-        table.add_row(r["dataset"], r["model"], f"{r['test_top1']:.2f}", r["source"], r["sha256"][:12])
+        table.add_row(r["dataset"], r["model"], describe_score(r).removeprefix("test "), r["source"], r["sha256"][:12])
     return table
 
 
@@ -89,8 +89,9 @@ def show_method(name: str, dataset: str, pair: str) -> str:
     return yaml.safe_dump(document, sort_keys=False, width=110)
 
 
-def status_tables(out: Path) -> list[Table]:
-    """Counts by state, stale cells, failed cells with their logs, and every run's numbers."""
+def status_tables(out: Path) -> tuple[list[Table], list[str]]:
+    """Counts by state and every run's numbers; then one plain line per stale, failed or corrupt cell with its log
+    (plain so that paths stay whole for copy and paste). Stale: its runner died; `dfkd-bench run` resumes it."""
     from dfkd_bench.engine.spec import RunOptions
     from dfkd_bench.grid import load_grid
     from dfkd_bench.gridstate import cell_states, counts
@@ -100,7 +101,8 @@ def status_tables(out: Path) -> list[Table]:
         raise BadInput(f"no results folder {out}; pass the --out of a `dfkd-bench run`")
     cells = load_grid(out)
     frame = collect(out)
-    tables = []
+    tables: list[Table] = []
+    notes: list[str] = []
     if cells:
         states = cell_states(cells, RunOptions(out=out), compare_config=False)
         tally = Table(title=f"grid {out / 'grid.json'}: {len(states)} cells")
@@ -110,19 +112,14 @@ def status_tables(out: Path) -> list[Table]:
             if n:
                 tally.add_row(state, str(n))
         tables.append(tally)
-        attention = [c for c in states if c.state in ("stale", "failed", "corrupt")]
-        if attention:
-            table = Table(title="cells that need attention (stale: its runner died; rerun `dfkd-bench run` to resume)")
-            for column in ("#", "cell", "state", "epochs", "heartbeat age", "error", "log"):
-                table.add_column(column)
-            for c in attention:
-                age = f"{c.claim.age:.0f} s" if c.claim else ""
-                error = str((c.result or {}).get("error") or "")[:80]
-                table.add_row(
-                    str(c.index), c.spec.label, c.state, f"{c.epochs_done}/{c.epochs}", age, error, str(c.log)
-                )
-            tables.append(table)
+        for c in (c for c in states if c.state in ("stale", "failed", "corrupt")):
+            age = f", heartbeat {c.claim.age:.0f} s ago" if c.claim else ""
+            error = f": {(c.result or {}).get('error')}" if (c.result or {}).get("error") else ""
+            notes.append(f"{c.state} #{c.index} {c.spec.label} at epoch {c.epochs_done}/{c.epochs}{age}{error}")
+            notes.append(f"    log: {c.log}")
     columns = ["dataset", "pair", "method", "data_scale", "seed", "status", "epochs_done", "best_top1", "last_top1"]
+    if frame["best_miou"].notna().any():
+        columns += ["best_miou", "last_miou"]
     columns.append("total_s")
     runs = Table(title=f"runs under {out}")
     for column in columns:
@@ -131,4 +128,4 @@ def status_tables(out: Path) -> list[Table]:
         values = [getattr(row, c) for c in columns]
         runs.add_row(*["" if v is None or v != v else f"{v:.2f}" if isinstance(v, float) else str(v) for v in values])
     tables.append(runs)
-    return tables
+    return tables, notes

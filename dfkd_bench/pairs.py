@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dfkd_bench.data import task_of
 from dfkd_bench.errors import BadInput
-from dfkd_bench.models import list_models
+from dfkd_bench.models import MODELS, list_models
 
 CIFAR_PAIRS = (
     "resnet34-resnet18",
@@ -13,12 +14,15 @@ CIFAR_PAIRS = (
     "wrn40_2-wrn16_2",
 )
 MNIST_PAIRS = ("lenet5_bn-lenet5_half_bn", "lenet5-lenet5_half")
+SEG_PAIR = "deeplabv3_resnet50-deeplabv3_mobilenetv2"  # SSD-KD Table 3
+SEG_SMOKE_PAIR = "seg_tiny_bn-seg_tiny_half_bn"  # ours: a CPU pair for tests and smoke runs, listed after the paper's
 
 DATASET_PAIRS: dict[str, tuple[str, ...]] = {
     "cifar10": CIFAR_PAIRS,
     "cifar100": CIFAR_PAIRS,
     "mnist": MNIST_PAIRS,
     "fashion_mnist": MNIST_PAIRS,
+    "nyuv2": (SEG_PAIR, SEG_SMOKE_PAIR),
 }
 
 
@@ -36,7 +40,21 @@ def split_pair(pair: str, dataset: str | None = None) -> tuple[str, str]:
             f"unknown pair '{pair}'; a pair is teacher-student of registered models "
             f"({', '.join(sorted(models))}); defined pairs: {defined}"
         )
+    if dataset is not None:
+        _check_family(pair, (teacher, student), dataset)
     return teacher, student
+
+
+def _check_family(pair: str, models: tuple[str, str], dataset: str) -> None:
+    """Segmenters only on segmentation data sets and classifiers only on classification ones."""
+    dense = task_of(dataset) == "segmentation"
+    wrong = [m for m in models if (MODELS.meta(m)["family"] == "segmentation") != dense]
+    if wrong:
+        kind = "segmentation models" if dense else "classifiers"
+        raise BadInput(
+            f"pair '{pair}' does not fit {dataset}, which needs {kind} ({', '.join(wrong)} is not); "
+            f"defined pairs: {', '.join(pairs_for(dataset))}"
+        )
 
 
 def expand_pairs(pairs: list[str], dataset: str) -> list[str]:

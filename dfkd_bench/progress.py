@@ -83,5 +83,6 @@ class Reporter:
         self.update("grid", done + failed, len(states), info)
 
     def epoch_done(self, spec: RunSpec, record: dict[str, Any], epochs: int) -> None:
-        info = f"top1 {record['top1']:.2f}%  data {record['data_scale']}"
+        score = f"mIoU {record['miou']:.4f}" if "miou" in record else f"top1 {record['top1']:.2f}%"
+        info = f"{score}  data {record['data_scale']}"
         self.update(spec.label, record["epoch"] + 1, epochs, info)

@@ -61,7 +61,7 @@ def ensure_teachers(specs: list[RunSpec], opts: RunOptions, reporter: Reporter) 
 
 
 def results_table(results: list[dict[str, Any]]) -> Table:
-    table = Table(title="dfkd-bench results (top-1 %, seconds)")
+    table = Table(title="dfkd-bench results (top-1 %, or mIoU on segmentation; seconds)")
     for column in (
         "dataset",
         "pair",
@@ -84,8 +84,8 @@ def results_table(results: list[dict[str, Any]]) -> Table:
             r["method"],
             str(r["seed"]),
             r["status"],
-            _fmt(r.get("best_top1")),
-            _fmt(r.get("last_top1")),
+            _fmt(r.get(f"best_{r.get('metric') or 'top1'}")),
+            _fmt(r.get(f"last_{r.get('metric') or 'top1'}")),
             str(r.get("data_scale", "")),
             _fmt(times.get("synthesis")),
             _fmt(times.get("kd")),

@@ -1,4 +1,4 @@
-"""The teacher store: each checkpoint with its sha256, recipe and measured test accuracy next to it."""
+"""The teacher store: each checkpoint with its sha256, recipe and measured test score (top-1 or mIoU) next to it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from dfkd_bench.data import load_dataset
-from dfkd_bench.engine.evaluate import evaluate
+from dfkd_bench.data import load_dataset, task_of
+from dfkd_bench.engine.evaluate import EvalResult, evaluate_split
+from dfkd_bench.engine.segmentation_metrics import SegEvalResult
 from dfkd_bench.errors import BadInput
 from dfkd_bench.models import create_model
 from dfkd_bench.store import atomic_write_bytes, atomic_write_json, read_json
@@ -29,6 +30,31 @@ def _sha256(data: bytes) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def score_record(result: EvalResult | SegEvalResult) -> dict[str, Any]:
+    """A teacher record's test numbers: `metric` names the headline; a segmenter has no top-1 (None)."""
+    if isinstance(result, SegEvalResult):
+        return {
+            "metric": "miou",
+            "test_miou": result.miou,
+            "test_pixel_acc": result.pixel_acc,
+            "per_class_iou": result.per_class_iou,
+            "test_top1": None,
+        }
+    return {
+        "metric": "top1",
+        "test_top1": result.top1,
+        "test_top5": result.top5,
+        "per_class_top1": result.per_class_top1,
+    }
+
+
+def describe_score(record: dict[str, Any]) -> str:
+    """'test top-1 98.80%' or 'test mIoU 0.5190' (records written before `metric` existed are top-1)."""
+    if record.get("metric") == "miou":
+        return f"test mIoU {record['test_miou']:.4f}"
+    return f"test top-1 {record['test_top1']:.2f}%"
 
 
 class TeacherStore:
@@ -70,10 +96,11 @@ class TeacherStore:
 
     def missing(self, dataset: str, model_name: str) -> BadInput:
         """The error for an absent teacher, naming the two ways to get one."""
+        data = " --data-root DIR" if task_of(dataset) == "segmentation" else ""
         return BadInput(
             f"no {model_name} teacher for {dataset} in {self.root}; train one with "
-            f"`dfkd-bench train --model {model_name} --dataset {dataset}` or import one with "
-            f"`dfkd-bench teacher import FILE --model {model_name} --dataset {dataset}`"
+            f"`dfkd-bench train --model {model_name} --dataset {dataset}{data}` or import one with "
+            f"`dfkd-bench teacher import FILE --model {model_name} --dataset {dataset}{data}`"
         )
 
     def load(self, dataset: str, model_name: str, num_classes: int, in_channels: int) -> tuple[nn.Module, dict]:
@@ -117,18 +144,13 @@ class TeacherStore:
         model.load_state_dict(state, strict=True)
         model.to(device)
         test = load_dataset(dataset, "test", data_root, download)
-        accuracy = evaluate(model, test)
+        batch_size = 16 if task_of(dataset) == "segmentation" else 1024
+        result = evaluate_split(model, test, batch_size)
         return self.save(
             dataset,
             model_name,
             model.cpu(),
-            {
-                "source": f"imported from {file}",
-                "recipe": None,
-                "test_top1": accuracy.top1,
-                "test_top5": accuracy.top5,
-                "per_class_top1": accuracy.per_class_top1,
-            },
+            {"source": f"imported from {file}", "recipe": None, **score_record(result)},
         )
 
 

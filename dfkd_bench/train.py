@@ -1,4 +1,5 @@
-"""Supervised training of teachers and from-scratch students (the tables' "Teacher" and "Student" rows)."""
+"""Supervised training of teachers and from-scratch students (the tables' "Teacher" and "Student" rows), for
+classification and segmentation (NYUv2) data sets alike."""
 
 from __future__ import annotations
 
@@ -9,17 +10,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
-from dfkd_bench.data import ImageSet, get_spec, load_dataset
+from dfkd_bench.data import ImageSet, SegmentationSet, get_spec, load_dataset, train_batch
 from dfkd_bench.data.augment import normalize, random_crop_flip, to_float
-from dfkd_bench.engine.evaluate import EvalResult, evaluate
+from dfkd_bench.engine.evaluate import EvalResult, evaluate_split
 from dfkd_bench.engine.rng import seed_everything
+from dfkd_bench.engine.segmentation_metrics import SegEvalResult
 from dfkd_bench.envinfo import device_name, resolve_device
 from dfkd_bench.errors import unknown
+from dfkd_bench.methods.losses import supervised_ce
 from dfkd_bench.models import create_model
-from dfkd_bench.teachers import TeacherStore
+from dfkd_bench.teachers import TeacherStore, score_record
+
+Evaluation = EvalResult | SegEvalResult
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Recipe:
     milestones: tuple[int, ...] = ()
     gamma: float = 1.0
     crop_padding: int = 0
+    eval_batch_size: int = 1024
 
 
 RECIPES = {
@@ -58,8 +63,27 @@ RECIPES = {
         batch_size=128,
         epochs=3,
     ),
+    "nyuv2": Recipe(
+        name="nyuv2",
+        source="DFAD repo teacher recipe: SGD 0.05, wd 5e-4, bs 16, 200 epochs, StepLR(100, 0.1); random 128 crop "
+        "+ flip of the resize-256 images, CE ignoring void (255); from random weights unless a backbone is given",
+        optimizer="sgd",
+        lr=0.05,
+        batch_size=16,
+        epochs=200,
+        weight_decay=5e-4,
+        milestones=(100,),
+        gamma=0.1,
+        eval_batch_size=16,
+    ),
 }
-DATASET_RECIPE = {"cifar10": "cifar", "cifar100": "cifar", "mnist": "mnist", "fashion_mnist": "mnist"}
+DATASET_RECIPE = {
+    "cifar10": "cifar",
+    "cifar100": "cifar",
+    "mnist": "mnist",
+    "fashion_mnist": "mnist",
+    "nyuv2": "nyuv2",
+}
 
 
 def recipe_for(dataset: str, epochs: int | None = None) -> Recipe:
@@ -77,33 +101,44 @@ def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
+def _augmented(train_set: ImageSet | SegmentationSet, recipe: Recipe, idx: Tensor) -> tuple[Tensor, Tensor]:
+    """A normalised training batch and its targets: padded crop + flip for classification, the reference's random
+    crop (the data set's image size) + flip of image and mask alike for segmentation."""
+    spec = train_set.spec
+    if isinstance(train_set, SegmentationSet):
+        images, targets = train_batch(train_set.images[idx], train_set.masks[idx], crop=spec.image_size)
+        x = to_float(images)
+    else:
+        x = random_crop_flip(to_float(train_set.images[idx]), padding=recipe.crop_padding, flip=spec.hflip)
+        targets = train_set.labels[idx]
+    return normalize(x, spec.mean, spec.std), targets
+
+
 def train_supervised(
     model: nn.Module,
-    train_set: ImageSet,
-    test_set: ImageSet,
+    train_set: ImageSet | SegmentationSet,
+    test_set: ImageSet | SegmentationSet,
     recipe: Recipe,
-    on_epoch: Callable[[int, EvalResult], None] | None = None,
-) -> tuple[EvalResult, float]:
+    on_epoch: Callable[[int, Evaluation], None] | None = None,
+) -> tuple[Evaluation, float]:
     """Cross-entropy training; returns the final (not best-on-test) evaluation and the seconds it took."""
     device = next(model.parameters()).device
-    spec = train_set.spec
-    images, labels = train_set.images.to(device), train_set.labels.to(device)
+    train_set = train_set.to(device)
     optimizer = _optimizer(model, recipe)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(recipe.milestones), recipe.gamma)
     start = time.perf_counter()
-    result = evaluate(model, test_set)
+    result = evaluate_split(model, test_set, recipe.eval_batch_size)
     for epoch in range(recipe.epochs):
         model.train()
-        order = torch.randperm(len(labels), device=device)
+        order = torch.randperm(len(train_set), device=device)
         for i in range(0, len(order), recipe.batch_size):
-            idx = order[i : i + recipe.batch_size]
-            x = random_crop_flip(to_float(images[idx]), padding=recipe.crop_padding, flip=spec.hflip)
-            loss = F.cross_entropy(model(normalize(x, spec.mean, spec.std)), labels[idx])
+            x, targets = _augmented(train_set, recipe, order[i : i + recipe.batch_size])
+            loss = supervised_ce(model(x), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         scheduler.step()
-        result = evaluate(model, test_set)
+        result = evaluate_split(model, test_set, recipe.eval_batch_size)
         if on_epoch is not None:
             on_epoch(epoch, result)
     return result, time.perf_counter() - start
@@ -118,7 +153,7 @@ def train_into_store(
     epochs: int | None = None,
     seed: int = 0,
     download: bool = False,
-    on_epoch: Callable[[int, int, EvalResult], None] | None = None,
+    on_epoch: Callable[[int, int, Evaluation], None] | None = None,
 ) -> dict[str, Any]:
     """Train a model with its dataset's recipe and keep it, with its record, in the teacher store."""
     spec = get_spec(dataset)
@@ -137,9 +172,7 @@ def train_into_store(
             "source": "trained by dfkd-bench",
             "recipe": dataclasses.asdict(recipe),
             "seed": seed,
-            "test_top1": result.top1,
-            "test_top5": result.top5,
-            "per_class_top1": result.per_class_top1,
+            **score_record(result),
             "train_seconds": round(seconds, 2),
             "device": device_name(next(model.parameters()).device),
         },

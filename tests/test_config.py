@@ -134,3 +134,11 @@ def test_extends_deep_merges_a_parent_card(toy_cards: Path):
     _load_cards.cache_clear()
     with pytest.raises(BadInput, match="circular"):
         all_cards()
+
+
+def test_a_new_optional_key_left_at_none_keeps_the_hash():
+    card = get_card("deepinv")
+    config = resolve(card, "mnist", "lenet5_bn-lenet5_half_bn")
+    grown = {**config, "train": {**config["train"], "some_future_key": None}}
+    assert config_hash(grown) == config_hash(config)
+    assert config_hash({**config, "train": {**config["train"], "some_future_key": 1}}) != config_hash(config)

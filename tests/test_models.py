@@ -21,6 +21,7 @@ from dfkd_bench.models import (
 CIFAR_MODELS = ["resnet18", "resnet34", "vgg11", "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2"]
 # Dense-prediction models are tested in test_segmentation_models.py; the classifier contract below excludes them.
 SEGMENTATION_MODELS = ["deeplabv3_mobilenetv2", "deeplabv3_resnet50"]
+TINY_SEGMENTERS = ["seg_tiny_bn", "seg_tiny_half_bn"]  # the CPU smoke pair
 CLASSIFIERS = [name for name in list_models() if MODELS.meta(name)["family"] != "segmentation"]
 
 # (params at 10 classes, params at 100 classes), from the reference implementations.
@@ -277,7 +278,8 @@ FUNCTIONAL = {
 
 
 def test_registry_contents_and_meta() -> None:
-    assert set(list_models()) == set(STATE_DICT_KEYS) | set(SEGMENTATION_MODELS)
+    assert set(list_models()) == set(STATE_DICT_KEYS) | set(SEGMENTATION_MODELS) | set(TINY_SEGMENTERS)
+    assert list_models("seg_tiny*") == TINY_SEGMENTERS
     assert list_models("deeplab*") == SEGMENTATION_MODELS
     assert list_models("wrn*") == ["wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2"]
     assert list_models("lenet5*bn") == ["lenet5_bn", "lenet5_half_bn"]

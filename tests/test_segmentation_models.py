@@ -148,3 +148,11 @@ def test_backbone_weights_errors(tmp_path: Path) -> None:
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(BadInput, match="not a loadable state_dict"):
         deeplabv3_mobilenetv2(backbone_weights=tmp_path / "junk.pth")
+
+
+def test_tiny_smoke_pair_follows_the_segmenter_contract() -> None:
+    for name in ("seg_tiny_bn", "seg_tiny_half_bn"):
+        assert MODELS.meta(name) == {"family": "segmentation", "in_channels": 3, "batchnorm": True}
+        model = create_model(name, 13).eval()
+        logits, features = model(torch.randn(2, 3, 20, 28), return_features=True)
+        assert logits.shape == (2, 13, 20, 28) and features.shape[0] == 2

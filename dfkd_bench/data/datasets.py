@@ -69,6 +69,11 @@ def get_spec(name: str) -> DatasetSpec:
     return DATASETS.get(name).spec
 
 
+def task_of(name: str) -> str:
+    """'classification' or 'segmentation' (a data set's registry meta `task`), known without its files."""
+    return DATASETS.meta(name).get("task", "classification")
+
+
 def load_dataset(
     name: str, split: str, data_root: str | Path | None = None, download: bool = False
 ) -> ImageSet | SegmentationSet:

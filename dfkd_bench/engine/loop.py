@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import traceback
@@ -13,10 +14,10 @@ from typing import Any, Protocol
 
 import torch
 
-from dfkd_bench.config import config_hash, get_card, resolve
-from dfkd_bench.data import get_spec, load_dataset
+from dfkd_bench.config import config_hash, get_card, require_task_support, resolve
+from dfkd_bench.data import get_spec, load_dataset, task_of
 from dfkd_bench.engine.diagnostics import KDSampleHistograms
-from dfkd_bench.engine.evaluate import evaluate
+from dfkd_bench.engine.evaluate import evaluate_split, result_fields
 from dfkd_bench.engine.rng import rng_state, seed_everything, set_rng_state
 from dfkd_bench.engine.spec import RunOptions, RunSpec
 from dfkd_bench.engine.timing import RegionTimer
@@ -62,7 +63,7 @@ def resolve_run(spec: RunSpec, opts: RunOptions) -> tuple[dict[str, Any], str, P
     """The resolved config of a cell, its hash and its run directory (no side effects)."""
     card = get_card(spec.method)
     teacher, student = split_pair(spec.pair, spec.dataset)
-    get_spec(spec.dataset)
+    require_task_support(card, spec.dataset)
     resolved = resolve(card, spec.dataset, spec.pair, dict(spec.overrides), spec.budget)
     method_cls = METHODS.get(card.algorithm)
     params = params_from_dict(method_cls, resolved["method"])
@@ -108,6 +109,8 @@ class _Cell:
         run = config["run"]
         self.train = TrainConfig(**config["train"])
         ds = get_spec(spec.dataset)
+        segmentation = task_of(spec.dataset) == "segmentation"
+        self.metric = "miou" if segmentation else "top1"
         seed_everything(spec.seed)
         method_cls = METHODS.get(run["algorithm"])
         self.teacher, self.teacher_record = None, {}
@@ -125,6 +128,7 @@ class _Cell:
             device=self.device,
             train=self.train,
             real_train_set=lambda: load_dataset(spec.dataset, "train", opts.data_root, opts.download),
+            segmentation=segmentation,
         )
         self.method: Method = method_cls(ctx, params_from_dict(method_cls, config["method"]))
         self.optimizer = torch.optim.SGD(
@@ -184,7 +188,7 @@ class _Cell:
             self.method.after_kd_step(batch, s_logits.detach(), t_logits)
             sums["kd_loss"] += loss.item()
             sums["kd_steps"] += 1
-            if t_logits is not None:
+            if t_logits is not None:  # argmax agreement per image, or per pixel on dense logits
                 sums["agreement"] += (s_logits.argmax(1) == t_logits.argmax(1)).float().mean().item()
                 histograms.update(t_logits)
 
@@ -203,15 +207,13 @@ class _Cell:
                 for _ in range(self.train.kd_steps):
                     self.kd_step(sums, histograms)
         with self.timer.region("eval"):
-            result = evaluate(self.student, self.test, self.train.eval_batch_size)
+            result = evaluate_split(self.student, self.test, self.train.eval_batch_size)
         if self.epoch >= self.train.warmup:
             self.scheduler.step()
         steps = max(1.0, sums["kd_steps"])
         record = {
             "epoch": self.epoch,
-            "top1": result.top1,
-            "top5": result.top5,
-            "test_loss": result.loss,
+            **{k: v for k, v in result_fields(result).items() if not k.startswith("per_class")},
             "lr": lr,
             "kd_steps": int(sums["kd_steps"]),
             "kd_loss": sums["kd_loss"] / steps if sums["kd_steps"] else None,
@@ -219,7 +221,7 @@ class _Cell:
             "seconds": sum(self.timer.seconds.values()) - seconds_before,
             "data_scale": self.method.data_scale(),
             **{k: sum(v) / len(v) for k, v in synth.items()},
-            "per_class_top1": result.per_class_top1,
+            **{k: v for k, v in result_fields(result).items() if k.startswith("per_class")},
             **histograms.as_record(),
         }
         self.epoch += 1
@@ -229,7 +231,10 @@ class _Cell:
     def summary(self, status: str, error: str | None = None) -> dict[str, Any]:
         run = self.config["run"]
         last = self.history[-1] if self.history else None
-        best = max(self.history, key=lambda r: r["top1"]) if self.history else None
+        best = max(self.history, key=self._score) if self.history else None
+        metric = self.metric
+        top1 = metric == "top1"
+        per_class = "per_class_top1" if top1 else "per_class_iou"
         times = {k: round(v, 3) for k, v in self.timer.seconds.items()}
         times["total"] = round(sum(self.timer.seconds.values()), 3)
         return {
@@ -243,13 +248,17 @@ class _Cell:
             "config_hash": self.hash,
             "epochs": self.train.epochs,
             "epochs_done": self.epoch,
-            "best_top1": best["top1"] if best else None,
+            "metric": metric,
+            "best_top1": best["top1"] if best and top1 else None,
+            "last_top1": last["top1"] if last and top1 else None,
+            "best_miou": best["miou"] if best and not top1 else None,
+            "last_miou": last["miou"] if last and not top1 else None,
             "best_epoch": best["epoch"] if best else None,
-            "last_top1": last["top1"] if last else None,
-            "per_class_top1": last["per_class_top1"] if last else None,
+            per_class: last[per_class] if last else None,
             "data_scale": self.method.data_scale(),
             "data_scale_setting": self.train.data_scale,
             "teacher_top1": self.teacher_record.get("test_top1"),
+            "teacher_miou": self.teacher_record.get("test_miou"),
             "teacher_sha256": self.teacher_record.get("sha256"),
             "times": times,
             "timing_note": "seconds; synthesis = synthesize(); sample = method.sample() (generator forward or "
@@ -258,6 +267,11 @@ class _Cell:
             "resumes": self.resumes,
             "heartbeat": _now(),
         }
+
+    def _score(self, record: dict[str, Any]) -> float:
+        """The epoch's headline metric for choosing the best epoch (a NaN mIoU never wins)."""
+        value = record[self.metric]
+        return -math.inf if value is None or math.isnan(value) else value
 
     def save_progress(self, status: str) -> dict[str, Any]:
         save_checkpoint(self.path, self.state_dict())
@@ -322,7 +336,8 @@ def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = No
         _log(path, "interrupted")
         raise
     result = cell.save_progress("done")
-    _log(path, f"done: best {result['best_top1']:.2f} last {result['last_top1']:.2f} total {result['times']}")
+    best, last = result[f"best_{result['metric']}"], result[f"last_{result['metric']}"]
+    _log(path, f"done: best {result['metric']} {best:.4g} last {last:.4g} total {result['times']}")
     return result
 
 

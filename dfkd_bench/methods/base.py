@@ -11,9 +11,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from dfkd_bench.data import DatasetSpec, ImageSet
+from dfkd_bench.data import DatasetSpec, ImageSet, SegmentationSet
 from dfkd_bench.data.augment import normalize, random_crop_flip
-from dfkd_bench.methods.losses import kd_kl
+from dfkd_bench.methods.losses import image_mean, kd_kl
 from dfkd_bench.registry import Registry
 
 METHODS: Registry[type[Method]] = Registry("algorithm")
@@ -46,6 +46,7 @@ class TrainConfig:
     T: float = 20.0
     data_scale: int | None = None
     eval_batch_size: int = 1024
+    image_size: int | None = None  # side of synthetic images and real training crops; None: the data set's
 
     @property
     def rounds_per_epoch(self) -> int:
@@ -58,14 +59,22 @@ class TrainConfig:
 
 @dataclass
 class MethodContext:
-    """Everything a method may use; `real_train_set` is only called by methods that use real data (kd)."""
+    """Everything a method may use; `real_train_set` is only called by methods that use real data (kd).
+
+    With `segmentation` the models return N x C x H x W logits and real sets are `SegmentationSet`s."""
 
     teacher: nn.Module | None
     student: nn.Module
     spec: DatasetSpec
     device: torch.device
     train: TrainConfig
-    real_train_set: Callable[[], ImageSet]
+    real_train_set: Callable[[], ImageSet | SegmentationSet]
+    segmentation: bool = False
+
+    @property
+    def image_size(self) -> int:
+        """Side of generated images and of real training crops (train.image_size, else the data set's)."""
+        return self.train.image_size or self.spec.image_size
 
 
 class Method(abc.ABC):
@@ -75,6 +84,7 @@ class Method(abc.ABC):
     data_free: ClassVar[bool] = True
     uses_teacher: ClassVar[bool] = True
     has_data_scale: ClassVar[bool] = True
+    supports_segmentation: ClassVar[bool] = True
 
     def __init__(self, ctx: MethodContext, params: Any) -> None:
         self.ctx = ctx
@@ -107,8 +117,9 @@ class Method(abc.ABC):
         """The next KD batch."""
 
     def student_loss(self, student_logits: Tensor, teacher_logits: Tensor | None, batch: Batch) -> Tensor:
-        """KD loss of the student on one batch: T²·KL at the configured T, weighted per sample if asked."""
-        per_sample = kd_kl(student_logits, teacher_logits, self.ctx.train.T, reduction="none")
+        """KD loss of the student on one batch: T²·KL at the configured T, weighted per sample if asked
+        (a dense sample's KL is its mean over pixels)."""
+        per_sample = image_mean(kd_kl(student_logits, teacher_logits, self.ctx.train.T, reduction="none"))
         if batch.weight is not None:
             per_sample = per_sample * batch.weight
         return per_sample.mean()

@@ -200,6 +200,7 @@ class CMI(PoolMethod):
     """Per-round generator inversion with a contrastive diversity loss and a pool of the kept batches."""
 
     Params = CMIParams
+    supports_segmentation = False  # one random class per image; no dense (per-pixel) target
 
     def __init__(self, ctx: MethodContext, params: CMIParams) -> None:
         super().__init__(ctx, params)

@@ -37,6 +37,7 @@ class DeepInversion(PoolMethod):
     """Each round inverts one fresh batch of pixels and keeps its lowest-loss iterate in the pool."""
 
     Params = DeepInvParams
+    supports_segmentation = False  # one random class per image; no dense (per-pixel) target
 
     def __init__(self, ctx: MethodContext, params: DeepInvParams) -> None:
         super().__init__(ctx, params)

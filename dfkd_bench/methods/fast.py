@@ -52,7 +52,7 @@ class Fast(PoolMethod):
     def __init__(self, ctx: MethodContext, params: FastParams) -> None:
         super().__init__(ctx, params)
         spec = ctx.spec
-        self.generator = create_generator("generator", params.nz, spec.image_size, spec.in_channels, params.ngf)
+        self.generator = create_generator("generator", params.nz, ctx.image_size, spec.in_channels, params.ngf)
         self.generator.to(ctx.device).train()
         self.meta_optimizer = torch.optim.Adam(
             self.generator.parameters(), lr=params.lr_g * params.g_steps, betas=(0.5, 0.999)
@@ -74,7 +74,7 @@ class Fast(PoolMethod):
             reset_first_layers(self.generator)
         n = self.ctx.train.synth_batch
         z = torch.randn(n, p.nz, device=device, requires_grad=True)
-        targets = torch.randint(spec.num_classes, (n,), device=device)
+        targets = None if self.ctx.segmentation else torch.randint(spec.num_classes, (n,), device=device)
         fast_generator = self.generator.clone()
         fast_params = list(fast_generator.parameters())
         optimizer = torch.optim.Adam(

@@ -84,7 +84,7 @@ class Generative(Method):
                     "use a BN teacher (e.g. the lenet5_bn-lenet5_half_bn pair) or set bn 0"
                 )
         spec = ctx.spec
-        self.generator = create_generator("generator", params.nz, spec.image_size, spec.in_channels, params.ngf)
+        self.generator = create_generator("generator", params.nz, ctx.image_size, spec.in_channels, params.ngf)
         self.generator.to(ctx.device).train()
         self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=params.lr_g, betas=(0.5, 0.999))
         self.samples_drawn = 0
@@ -96,7 +96,8 @@ class Generative(Method):
         """Weighted sum of the active terms on a generated batch in [0, 1], and each term's value for the log.
 
         The pseudo-labels of `oh` are the teacher's own argmax; the adversarial term uses the student
-        (the Fast-Datafree wrapper passes the teacher there, which makes it identically zero)."""
+        (the Fast-Datafree wrapper passes the teacher there, which makes it identically zero). On dense logits
+        oh and adv are per pixel, balance is on the pixel-averaged softmax (see methods/losses.py)."""
         p = self.params
         x = self._normalize(images01)
         bn_scope = self.teacher_bn.active() if self.teacher_bn is not None else contextlib.nullcontext()

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dfkd_bench.methods.bn_hook import BNStatsRegularizer
-from dfkd_bench.methods.losses import adversarial_kl, agreement_mask
+from dfkd_bench.methods.losses import adversarial_kl, agreement_mask, image_mean
 
 
 @dataclass
@@ -24,15 +24,20 @@ class InversionLoss:
         teacher_bn: BNStatsRegularizer,
         teacher_logits: Tensor,
         student_logits: Tensor | None,
-        targets: Tensor,
+        targets: Tensor | None,
         task_weights: Tensor | None = None,
         adversarial: bool = True,
     ) -> tuple[Tensor, dict[str, float]]:
         """Total loss and its parts. `task_weights` scales each sample's CE (SSD-KD's φ(x)); the mean is over B.
 
-        `student_logits` may be None when the adversarial term is off (the caller can skip the student forward)."""
+        `targets` None means the teacher's own argmax, per pixel on dense logits (random per-image classes do not
+        exist for segmentation); a dense sample's CE is its mean over pixels. `student_logits` may be None when the
+        adversarial term is off (the caller can skip the student forward); the adversarial mask and KL are per
+        pixel on dense logits."""
         loss_bn = teacher_bn.loss()
-        ce = F.cross_entropy(teacher_logits, targets, reduction="none")
+        if targets is None:
+            targets = teacher_logits.detach().argmax(dim=1)
+        ce = image_mean(F.cross_entropy(teacher_logits, targets, reduction="none"))
         loss_oh = (ce * task_weights).mean() if task_weights is not None else ce.mean()
         total = self.bn * loss_bn + self.oh * loss_oh
         parts = {"loss_bn": loss_bn.item(), "loss_oh": loss_oh.item()}

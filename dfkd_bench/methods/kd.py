@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from dfkd_bench.data.augment import to_float
+from dfkd_bench.data import SegmentationSet, normalize, to_float, train_batch
 from dfkd_bench.methods.base import METHODS, Batch, Method, MethodContext
+from dfkd_bench.methods.losses import supervised_ce
 
 
 @dataclass
@@ -22,7 +22,10 @@ class KDParams:
 
 @METHODS.register("kd")
 class VanillaKD(Method):
-    """α·T²·KL + β·CE on a fixed random subset of real images (its size is `data_scale` or `fraction`)."""
+    """α·T²·KL + β·CE on a fixed random subset of real images (its size is `data_scale` or `fraction`).
+
+    On segmentation data the labels are masks: images stay uint8 at their stored size, each batch gets the
+    reference's random crop (train.image_size, else 128) and flip, KL is per pixel and CE skips void pixels."""
 
     Params = KDParams
     data_free = False
@@ -35,8 +38,13 @@ class VanillaKD(Method):
         n = ctx.train.data_scale or max(1, round(params.fraction * len(real)))
         n = min(n, len(real))
         chosen = torch.randperm(len(real))[:n]
-        self.images = to_float(real.images[chosen]).to(ctx.device)
-        self.labels = real.labels[chosen].to(ctx.device)
+        self.dense = isinstance(real, SegmentationSet)
+        if self.dense:
+            self.images = real.images[chosen].to(ctx.device)
+            self.labels = real.masks[chosen].to(ctx.device)
+        else:
+            self.images = to_float(real.images[chosen]).to(ctx.device)
+            self.labels = real.labels[chosen].to(ctx.device)
         self._order = torch.randperm(n)
         self._cursor = 0
 
@@ -46,11 +54,15 @@ class VanillaKD(Method):
             self._order, self._cursor = torch.randperm(n), 0
         idx = self._order[self._cursor : self._cursor + bs].to(self.images.device)
         self._cursor += bs
+        if self.dense:
+            images, masks = train_batch(self.images[idx], self.labels[idx], crop=self.ctx.image_size)
+            spec = self.ctx.spec
+            return Batch(x=normalize(to_float(images), spec.mean, spec.std), y=masks.long())
         return Batch(x=self.augment(self.images[idx], self.params.replay_padding), y=self.labels[idx])
 
     def student_loss(self, student_logits: Tensor, teacher_logits: Tensor, batch: Batch) -> Tensor:
-        kd = super().student_loss(student_logits, teacher_logits, batch)
-        ce = F.cross_entropy(student_logits, batch.y) if self.params.beta else 0.0
+        kd = super().student_loss(student_logits, teacher_logits, batch) if self.params.alpha else 0.0
+        ce = supervised_ce(student_logits, batch.y) if self.params.beta else 0.0
         return self.params.alpha * kd + self.params.beta * ce
 
     def data_scale(self) -> int:

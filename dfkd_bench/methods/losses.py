@@ -6,11 +6,41 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dfkd_bench.data.spec import IGNORE_INDEX
+
+# Dense (segmentation) outputs are N x C x H x W. Every term below reduces over the class dimension (dim 1) only,
+# so on dense logits it is computed per pixel, exactly as on `as_pixels(logits)`, and its mean is a mean over
+# pixels: the scale of a pixel equals the scale of a classified image (reference-methods.md section 6).
+
+
+def as_pixels(logits: Tensor) -> Tensor:
+    """N x C x H x W logits as (N·H·W) x C rows, one per pixel; N x C logits pass unchanged."""
+    if logits.dim() == 2:
+        return logits
+    return logits.movedim(1, -1).reshape(-1, logits.shape[1])
+
+
+def image_mean(values: Tensor) -> Tensor:
+    """Per-pixel values (N x H x W) averaged to one value per image (N); per-image values (N) pass unchanged."""
+    return values.flatten(1).mean(dim=1) if values.dim() > 1 else values
+
+
+def mean_probs(logits: Tensor) -> Tensor:
+    """Softmax averaged over each image's pixels (N x C): the per-image class distribution of a dense output."""
+    probs = F.softmax(logits, dim=1)
+    return probs.flatten(2).mean(dim=2) if probs.dim() > 2 else probs
+
+
+def supervised_ce(logits: Tensor, labels: Tensor) -> Tensor:
+    """Cross-entropy against labels (N) or masks (N x H x W), void pixels (IGNORE_INDEX) left out."""
+    return F.cross_entropy(logits, labels.long(), ignore_index=IGNORE_INDEX)
+
 
 def kd_kl(student_logits: Tensor, teacher_logits: Tensor, T: float, reduction: str = "batchmean") -> Tensor:
     """T² · KL(softmax(t/T) ‖ softmax(s/T)); T² keeps gradient scale independent of T (Hinton et al.).
 
-    reduction "none" gives one value per sample (priority sampling needs them), "batchmean" their mean.
+    reduction "none" gives one value per sample (priority sampling needs them; per pixel, N x H x W, on dense
+    logits), "batchmean" their mean (over pixels on dense logits).
     """
     log_p_s = F.log_softmax(student_logits / T, dim=1)
     log_p_t = F.log_softmax(teacher_logits / T, dim=1)
@@ -57,8 +87,9 @@ def one_hot_ce(teacher_logits: Tensor, targets: Tensor) -> Tensor:
 
 
 def class_balance(teacher_logits: Tensor) -> Tensor:
-    """Σ_c p̄_c log p̄_c of the batch-mean teacher softmax: minimising it spreads samples over classes."""
-    p_mean = F.softmax(teacher_logits, dim=1).mean(dim=0)
+    """Σ_c p̄_c log p̄_c of the batch-mean (and pixel-mean) teacher softmax: minimising it spreads samples (pixels)
+    over classes."""
+    p_mean = F.softmax(as_pixels(teacher_logits), dim=1).mean(dim=0)
     return (p_mean * torch.log(p_mean.clamp_min(1e-12))).sum()
 
 
@@ -85,6 +116,7 @@ def activation_loss(features: Tensor) -> Tensor:
 
 
 def l1_discrepancy(student_logits: Tensor, teacher_logits: Tensor, reduction: str = "mean") -> Tensor:
-    """Mean absolute logit difference (DFAD's student loss; its negative is DFAD's generator loss)."""
-    per_sample = (student_logits - teacher_logits).abs().mean(dim=1)
+    """Mean absolute logit difference (DFAD's student loss; its negative is DFAD's generator loss); "none" gives one
+    value per image (pixel-averaged on dense logits)."""
+    per_sample = image_mean((student_logits - teacher_logits).abs().mean(dim=1))
     return per_sample if reduction == "none" else per_sample.mean()

@@ -3,6 +3,9 @@
 Data inversion with distribution balancing (φ(x) weights the task loss, Eq. 2-3) on Fast's meta-generator, and
 distillation with priority sampling from a fixed-size replay buffer (Eq. 4-6, Algorithm 1). Every choice the
 paper leaves open is a named parameter, listed in methods/ssdkd.yaml.
+
+On dense (segmentation) logits every per-sample quantity is per image: φ from the pixel-averaged teacher softmax
+(`image_statistics`), δ from the pixel-averaged KL (the paper does not say; methods/ssdkd.yaml's nyuv2 block does).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from torch import Tensor
 from dfkd_bench.data.augment import normalize
 from dfkd_bench.methods.base import METHODS, Batch, MethodContext
 from dfkd_bench.methods.fast import Fast, FastParams
-from dfkd_bench.methods.losses import kd_kl
+from dfkd_bench.methods.losses import image_mean, kd_kl, mean_probs
 from dfkd_bench.methods.replay import ReplayBuffer, modulating_function
 
 
@@ -28,6 +31,17 @@ class SSDKDParams(FastParams):
     priority_sampling: bool = True
     difficulty: bool = True
     diversity: bool = True
+
+
+def image_statistics(teacher_logits: Tensor) -> Tensor:
+    """The teacher's class distribution per sample (N x C) that φ and the buffer's class histogram read:
+    its softmax, averaged over pixels on dense logits (so c_T = the dominant class, p_T = its pixel-mean share)."""
+    return mean_probs(teacher_logits)
+
+
+def priority(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    """KL(f_t ‖ f_s) at T = 1 per sample (Eq. 4 without w): the mean over pixels of the per-pixel KL when dense."""
+    return image_mean(kd_kl(student_logits, teacher_logits, T=1.0, reduction="none"))
 
 
 @METHODS.register("ssdkd")
@@ -46,7 +60,7 @@ class SSDKD(Fast):
         p = self.params
         if not (p.difficulty or p.diversity):
             return None
-        probs = torch.softmax(teacher_logits, dim=1)
+        probs = image_statistics(teacher_logits)
         return modulating_function(probs, self.pool.classes, p.gamma, p.difficulty, p.diversity)
 
     @torch.no_grad()
@@ -58,8 +72,8 @@ class SSDKD(Fast):
         self.student.eval()
         t_logits, s_logits = self.teacher(x), self.student(x)
         self.student.train(was_training)
-        priorities = kd_kl(s_logits, t_logits, T=1.0, reduction="none")
-        self.pool.add_scored(images01, t_logits.argmax(dim=1), priorities)
+        classes = image_statistics(t_logits).argmax(dim=1)
+        self.pool.add_scored(images01, classes, priority(s_logits, t_logits))
 
     def sample(self) -> Batch:
         p, n = self.params, self.ctx.train.batch_size
@@ -72,5 +86,4 @@ class SSDKD(Fast):
         """δ_{i+1}(x) = w_i(x) · KL(f_t(x) ‖ f_s(x)) for the sampled items, with this step's (pre-update) outputs."""
         if batch.index is None:
             return
-        kl = kd_kl(student_logits, teacher_logits, T=1.0, reduction="none")
-        self.pool.update(batch.index, batch.weight * kl, batch.weight)
+        self.pool.update(batch.index, batch.weight * priority(student_logits, teacher_logits), batch.weight)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch.nn.functional as F
 from torch import Tensor
 
 from dfkd_bench.methods.base import METHODS, Batch
 from dfkd_bench.methods.kd import KDParams, VanillaKD
+from dfkd_bench.methods.losses import supervised_ce
 
 NETWORKS = ("teacher", "student")
 
@@ -21,7 +21,8 @@ class SupervisedParams(KDParams):
 @METHODS.register("supervised")
 class Supervised(VanillaKD):
     """Cross-entropy on the whole real training set (or `fraction` of it), reshuffled every pass, with the
-    dataset's training augmentation; no teacher is loaded, so these cells run before any teacher exists."""
+    dataset's training augmentation; no teacher is loaded, so these cells run before any teacher exists.
+    On segmentation data: per-pixel CE on the masks, void pixels left out, random crop + flip (see VanillaKD)."""
 
     Params = SupervisedParams
     uses_teacher = False
@@ -34,4 +35,4 @@ class Supervised(VanillaKD):
         return params.network == "student"
 
     def student_loss(self, student_logits: Tensor, teacher_logits: Tensor | None, batch: Batch) -> Tensor:
-        return F.cross_entropy(student_logits, batch.y)
+        return supervised_ce(student_logits, batch.y)

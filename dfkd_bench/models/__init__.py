@@ -16,7 +16,13 @@ from dfkd_bench.errors import BadInput
 from dfkd_bench.models.generator import Generator, generator
 from dfkd_bench.models.lenet import LeNet5, lenet5, lenet5_bn, lenet5_half, lenet5_half_bn
 from dfkd_bench.models.resnet import ResNet, resnet18, resnet34
-from dfkd_bench.models.segmentation import DeepLabV3, deeplabv3_mobilenetv2, deeplabv3_resnet50
+from dfkd_bench.models.segmentation import (
+    DeepLabV3,
+    deeplabv3_mobilenetv2,
+    deeplabv3_resnet50,
+    seg_tiny_bn,
+    seg_tiny_half_bn,
+)
 from dfkd_bench.models.vgg import VGG, vgg11
 from dfkd_bench.models.wrn import WideResNet, wrn16_1, wrn16_2, wrn40_1, wrn40_2
 from dfkd_bench.registry import Registry
@@ -58,6 +64,8 @@ for _name, _factory, _family, _channels in _CLASSIFIERS:
 # Segmenters return N x C x H x W logits at the input size (see models/segmentation.py).
 MODELS.register("deeplabv3_resnet50", family="segmentation", in_channels=3, batchnorm=True)(deeplabv3_resnet50)
 MODELS.register("deeplabv3_mobilenetv2", family="segmentation", in_channels=3, batchnorm=True)(deeplabv3_mobilenetv2)
+MODELS.register("seg_tiny_bn", family="segmentation", in_channels=3, batchnorm=True)(seg_tiny_bn)
+MODELS.register("seg_tiny_half_bn", family="segmentation", in_channels=3, batchnorm=True)(seg_tiny_half_bn)
 
 GENERATORS.register("generator", family="dcgan")(generator)
 

@@ -129,3 +129,27 @@ def deeplabv3_mobilenetv2(
     _dilate_mobilenet(features, OUTPUT_STRIDE)
     body = OrderedDict(low_level_features=features[0:4], high_level_features=features[4:-1])
     return DeepLabV3(nn.Sequential(body), DeepLabHead(320, num_classes, ASPP_RATES))
+
+
+def _conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+def _tiny_segmenter(num_classes: int, in_channels: int, width: int) -> DeepLabV3:
+    """Three conv-BN-ReLU layers (the second at stride 2) and a 1x1 classifier, upsampled to the input size: the
+    DeepLabV3 forward contract at a CPU cost, for tests and smoke runs (not a model from any paper)."""
+    _rgb_only(in_channels)
+    body = nn.Sequential(
+        *_conv_bn_relu(in_channels, width), *_conv_bn_relu(width, 2 * width, 2), *_conv_bn_relu(2 * width, 2 * width)
+    )
+    return DeepLabV3(body, nn.Conv2d(2 * width, num_classes, 1))
+
+
+def seg_tiny_bn(num_classes: int = 13, in_channels: int = 3) -> DeepLabV3:
+    """CPU teacher of the smoke pair (width 16)."""
+    return _tiny_segmenter(num_classes, in_channels, 16)
+
+
+def seg_tiny_half_bn(num_classes: int = 13, in_channels: int = 3) -> DeepLabV3:
+    """CPU student of the smoke pair (width 8)."""
+    return _tiny_segmenter(num_classes, in_channels, 8)

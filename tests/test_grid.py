@@ -1,0 +1,90 @@
+"""Grid expansion: presets with the paper's cell counts, percent scales, methods without a data scale, and the
+grid file whose indices never move."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dfkd_bench.cli import cli
+from dfkd_bench.engine.spec import RunSpec
+from dfkd_bench.errors import BadInput
+from dfkd_bench.grid import GridRequest, cell_at, expand, load_grid, parse_scale, register
+
+
+def _scale(spec: RunSpec):
+    return dict(spec.overrides).get("train.data_scale")
+
+
+@pytest.mark.parametrize(
+    ("preset", "cells"),
+    [
+        ("table1", 4 * 5 * 2 * 3),  # teacher, student, fast2, ssdkd x 5 pairs x 2 datasets x 3 seeds
+        ("table2", 10 * 5 * 2 * 3),  # teacher, student, 7 baselines, ssdkd
+        ("table4", 6 * 2 * 2 * 3),  # six ablation rows x 2 pairs
+        ("figure4", 3 * 2 * 4 * 3),  # 3 pairs x 2 datasets x 4 scales
+    ],
+)
+def test_paper_presets_expand_to_the_papers_grids(preset: str, cells: int):
+    specs, skipped = expand(GridRequest(preset=preset))
+    assert len(specs) == cells and not skipped
+    assert len(set(specs)) == cells
+
+
+def test_table1_runs_ssdkd_at_5000_and_the_rest_at_their_own_scale():
+    specs, _ = expand(GridRequest(preset="table1"))
+    scales = {(s.method, _scale(s)) for s in specs}
+    assert scales == {("teacher", None), ("student", None), ("fast2", None), ("ssdkd", 5000)}
+    assert {s.dataset for s in specs} == {"cifar10", "cifar100"} and {s.seed for s in specs} == {0, 1, 2}
+
+
+def test_preset_seeds_can_be_narrowed():
+    specs, _ = expand(GridRequest(preset="table4", seeds=[7]))
+    assert len(specs) == 6 * 2 * 2 and {s.seed for s in specs} == {7}
+
+
+def test_mnist_preset_uses_the_quick_budget_and_skips_bn_methods_on_the_bn_free_pair():
+    specs, skipped = expand(GridRequest(preset="mnist"))
+    assert {s.budget for s in specs} == {"quick"}
+    assert "mnist/lenet5-lenet5_half/deepinv" in skipped
+    assert {_scale(s) for s in specs if s.method == "ssdkd"} == {150, 300, 600, 1200}
+
+
+def test_percent_scales_and_their_limits():
+    assert parse_scale("10%", "cifar10") == 5000 and parse_scale("1%", "mnist") == 600
+    assert parse_scale("auto", "mnist") is None and parse_scale("2500", "cifar100") == 2500
+    for bad in ("50001", "0", "-3", "ten", "100.5%"):
+        with pytest.raises(BadInput):
+            parse_scale(bad, "cifar10")
+
+
+def test_methods_without_a_data_scale_run_once_at_their_own():
+    specs, _ = expand(GridRequest(methods=["ssdkd", "dafl"], scales=["300", "600"], seeds=[0, 1]))
+    assert sorted((s.method, _scale(s), s.seed) for s in specs) == [
+        ("dafl", None, 0),
+        ("dafl", None, 1),
+        ("ssdkd", 300, 0),
+        ("ssdkd", 300, 1),
+        ("ssdkd", 600, 0),
+        ("ssdkd", 600, 1),
+    ]
+
+
+def test_grid_file_appends_and_keeps_indices(tmp_path: Path):
+    first, _ = expand(GridRequest(methods=["kd"], seeds=[0, 1]))
+    assert register(tmp_path, first) == [0, 1]
+    more, _ = expand(GridRequest(methods=["kd", "deepinv"], seeds=[1, 2]))
+    indices = register(tmp_path, more)
+    assert indices[0] == 1 and sorted(indices) == [1, 2, 3, 4]
+    assert load_grid(tmp_path)[:2] == first and cell_at(tmp_path, 1) == first[1]
+    with pytest.raises(BadInput, match="out of range"):
+        cell_at(tmp_path, 5)
+
+
+def test_dry_run_of_table2_prints_the_cell_count(tmp_path: Path):
+    result = CliRunner().invoke(cli, ["run", "--preset", "table2", "--dry-run", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "300 cells: 300 pending" in result.output
+    assert sum("/seed-" in line for line in result.output.splitlines()) == 300
