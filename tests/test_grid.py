@@ -88,3 +88,22 @@ def test_dry_run_of_table2_prints_the_cell_count(tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert "300 cells: 300 pending" in result.output
     assert sum("/seed-" in line for line in result.output.splitlines()) == 300
+
+
+def test_missing_data_root_or_teacher_is_exit_2_and_touches_nothing(tmp_path: Path):
+    from test_data import write_cifar10
+
+    out = tmp_path / "out"
+    register(out, expand(GridRequest(methods=["kd"]))[0])
+    (out / "summary.csv").write_text("recorded\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    runner = CliRunner()
+    base = ["run", "--datasets", "cifar10", "--methods", "fast2", "--out", str(out)]
+    no_data = runner.invoke(cli, [*base, "--data-root", str(tmp_path / "missing")])
+    assert no_data.exit_code == 2 and no_data.output.startswith("error: ") and "looked in" in no_data.output
+    write_cifar10(tmp_path / "data")
+    args = [*base, "--data-root", str(tmp_path / "data"), "--teachers", str(tmp_path / "empty")]
+    no_teacher = runner.invoke(cli, args)
+    assert no_teacher.exit_code == 2 and len(no_teacher.output.strip().splitlines()) == 1
+    assert "dfkd-bench" in no_teacher.output, "the error names the command that fixes it"
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before

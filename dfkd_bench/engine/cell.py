@@ -1,0 +1,220 @@
+"""The state of one run while it executes: models, optimiser, method, timers, history, and its checkpoint."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dfkd_bench.data import get_spec, load_dataset, task_of
+from dfkd_bench.engine.diagnostics import KDSampleHistograms
+from dfkd_bench.engine.evaluate import evaluate_split, result_fields
+from dfkd_bench.engine.rng import rng_state, seed_everything, set_rng_state
+from dfkd_bench.engine.spec import RunOptions, RunSpec
+from dfkd_bench.engine.timing import RegionTimer
+from dfkd_bench.envinfo import device_name, resolve_device
+from dfkd_bench.errors import BadInput
+from dfkd_bench.methods import METHODS, Method, MethodContext, TrainConfig
+from dfkd_bench.methods.base import params_from_dict
+from dfkd_bench.models import create_model
+from dfkd_bench.store import (
+    CHECKPOINT,
+    METRICS,
+    atomic_write_text,
+    save_checkpoint,
+    write_result,
+)
+from dfkd_bench.teachers import TeacherStore
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Cell:
+    """The state of one run while it executes."""
+
+    def __init__(self, spec: RunSpec, opts: RunOptions, config: dict[str, Any], digest: str, path: Path):
+        self.spec, self.config, self.hash, self.path = spec, config, digest, path
+        self.device = resolve_device(opts.device)
+        run = config["run"]
+        self.train = TrainConfig(**config["train"])
+        ds = get_spec(spec.dataset)
+        segmentation = task_of(spec.dataset) == "segmentation"
+        self.metric = "miou" if segmentation else "top1"
+        seed_everything(spec.seed)
+        method_cls = METHODS.get(run["algorithm"])
+        self.teacher, self.teacher_record = None, {}
+        if method_cls.uses_teacher:
+            teacher, self.teacher_record = TeacherStore(opts.teachers).load(
+                spec.dataset, run["teacher"], ds.num_classes, ds.in_channels
+            )
+            self.teacher = teacher.to(self.device).eval().requires_grad_(False)
+        self.student = create_model(run["trained"], ds.num_classes, ds.in_channels).to(self.device)
+        self.test = load_dataset(spec.dataset, "test", opts.data_root, opts.download).to(self.device)
+        ctx = MethodContext(
+            teacher=self.teacher,
+            student=self.student,
+            spec=ds,
+            device=self.device,
+            train=self.train,
+            real_train_set=lambda: load_dataset(spec.dataset, "train", opts.data_root, opts.download),
+            segmentation=segmentation,
+        )
+        self.method: Method = method_cls(ctx, params_from_dict(method_cls, config["method"]))
+        self.optimizer = torch.optim.SGD(
+            self.student.parameters(),
+            lr=self.train.lr,
+            momentum=self.train.momentum,
+            weight_decay=self.train.weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizer, T_max=max(1, self.train.epochs - self.train.warmup), eta_min=self.train.eta_min
+        )
+        self.timer = RegionTimer(self.device)
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.resumes = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config_hash": self.hash,
+            "epoch": self.epoch,
+            "student": self.student.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "method": self.method.state_dict(),
+            "rng": rng_state(),
+            "history": self.history,
+            "times": self.timer.state_dict(),
+            "resumes": self.resumes,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["config_hash"] != self.hash:
+            raise BadInput(f"{self.path / CHECKPOINT} belongs to another config; rerun with --force")
+        self.epoch = state["epoch"]
+        self.student.load_state_dict(state["student"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.method.load_state_dict(state["method"])
+        self.history = list(state["history"])
+        self.timer.load_state_dict(state["times"])
+        self.resumes = state["resumes"] + 1
+        set_rng_state(state["rng"])
+
+    def kd_step(self, sums: dict[str, float], histograms: KDSampleHistograms) -> None:
+        with self.timer.region("sample"):
+            batch = self.method.sample()
+        with self.timer.region("kd"):
+            t_logits = None
+            if self.teacher is not None:
+                with torch.no_grad():
+                    t_logits = self.teacher(batch.x)
+            s_logits = self.student(batch.x)
+            loss = self.method.student_loss(s_logits, t_logits, batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.method.after_kd_step(batch, s_logits.detach(), t_logits)
+            sums["kd_loss"] += loss.item()
+            sums["kd_steps"] += 1
+            if t_logits is not None:  # argmax agreement per image, or per pixel on dense logits
+                sums["agreement"] += (s_logits.argmax(1) == t_logits.argmax(1)).float().mean().item()
+                histograms.update(t_logits)
+
+    def run_epoch(self) -> dict[str, Any]:
+        sums: dict[str, float] = defaultdict(float)
+        synth: dict[str, list[float]] = defaultdict(list)
+        histograms = KDSampleHistograms(self.test.spec.num_classes)
+        lr = self.optimizer.param_groups[0]["lr"]
+        seconds_before = sum(self.timer.seconds.values())
+        self.student.train()
+        for _ in range(self.train.rounds_per_epoch):
+            with self.timer.region("synthesis"):
+                for key, value in self.method.synthesize().items():
+                    synth[key].append(value)
+            if self.epoch >= self.train.warmup:
+                for _ in range(self.train.kd_steps):
+                    self.kd_step(sums, histograms)
+        with self.timer.region("eval"):
+            result = evaluate_split(self.student, self.test, self.train.eval_batch_size)
+        if self.epoch >= self.train.warmup:
+            self.scheduler.step()
+        steps = max(1.0, sums["kd_steps"])
+        record = {
+            "epoch": self.epoch,
+            **{k: v for k, v in result_fields(result).items() if not k.startswith("per_class")},
+            "lr": lr,
+            "kd_steps": int(sums["kd_steps"]),
+            "kd_loss": sums["kd_loss"] / steps if sums["kd_steps"] else None,
+            "agreement": sums["agreement"] / steps if sums["kd_steps"] and self.teacher is not None else None,
+            "seconds": sum(self.timer.seconds.values()) - seconds_before,
+            "data_scale": self.method.data_scale(),
+            **{k: sum(v) / len(v) for k, v in synth.items()},
+            **{k: v for k, v in result_fields(result).items() if k.startswith("per_class")},
+            **histograms.as_record(),
+        }
+        self.epoch += 1
+        self.history.append(record)
+        return record
+
+    def summary(self, status: str, error: str | None = None) -> dict[str, Any]:
+        run = self.config["run"]
+        last = self.history[-1] if self.history else None
+        best = max(self.history, key=self._score) if self.history else None
+        metric = self.metric
+        top1 = metric == "top1"
+        per_class = "per_class_top1" if top1 else "per_class_iou"
+        times = {k: round(v, 3) for k, v in self.timer.seconds.items()}
+        times["total"] = round(sum(self.timer.seconds.values()), 3)
+        return {
+            "status": status,
+            "error": error,
+            "dataset": run["dataset"],
+            "pair": run["pair"],
+            "method": run["method"],
+            "algorithm": run["algorithm"],
+            "seed": run["seed"],
+            "config_hash": self.hash,
+            "epochs": self.train.epochs,
+            "epochs_done": self.epoch,
+            "metric": metric,
+            "best_top1": best["top1"] if best and top1 else None,
+            "last_top1": last["top1"] if last and top1 else None,
+            "best_miou": best["miou"] if best and not top1 else None,
+            "last_miou": last["miou"] if last and not top1 else None,
+            "best_epoch": best["epoch"] if best else None,
+            per_class: last[per_class] if last else None,
+            "data_scale": self.method.data_scale(),
+            "data_scale_setting": self.train.data_scale,
+            "teacher_top1": self.teacher_record.get("test_top1"),
+            "teacher_miou": self.teacher_record.get("test_miou"),
+            "teacher_sha256": self.teacher_record.get("sha256"),
+            "times": times,
+            "timing_note": "seconds; synthesis = synthesize(); sample = method.sample() (generator forward or "
+            "replay augmentation); kd = student steps; eval = test-set evaluation; total = their sum",
+            "device": device_name(self.device),
+            "resumes": self.resumes,
+            "heartbeat": now(),
+        }
+
+    def _score(self, record: dict[str, Any]) -> float:
+        """The epoch's headline metric for choosing the best epoch (a NaN mIoU never wins)."""
+        value = record[self.metric]
+        return -math.inf if value is None or math.isnan(value) else value
+
+    def save_progress(self, status: str) -> dict[str, Any]:
+        save_checkpoint(self.path, self.state_dict())
+        lines = "".join(_json_line(r) for r in self.history)
+        atomic_write_text(self.path / METRICS, lines)
+        return write_result(self.path, self.summary(status))
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True) + "\n"
