@@ -16,7 +16,8 @@ from dfkd_bench.report.figures import (
     draw_per_class,
     write_figures,
 )
-from dfkd_bench.report.paper_tables import render_latex, render_markdown, table_cells
+from dfkd_bench.report.paper_tables import table_cells
+from dfkd_bench.report.render import render_latex, render_markdown
 from dfkd_bench.store import SUMMARY_COLUMNS
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "table1_fixture.md"

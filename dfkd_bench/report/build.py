@@ -15,9 +15,8 @@ from dfkd_bench.report.paper_tables import (
     Compare,
     Time,
     paper_tables,
-    render_latex,
-    render_markdown,
 )
+from dfkd_bench.report.render import render_latex, render_markdown
 from dfkd_bench.report.tables import aggregate, harness_sections, markdown_table, scale_key
 from dfkd_bench.store import atomic_write_text, collect, run_dir
 

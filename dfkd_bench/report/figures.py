@@ -17,10 +17,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from dfkd_bench.data import DATASETS
 from dfkd_bench.report.paper_tables import (
     DATASET_NAMES,
     PAPER_DATASETS,
-    TRAIN_SIZES,
     Accuracy,
     Time,
     method_label,
@@ -31,6 +31,10 @@ from dfkd_bench.report.tables import done_runs
 
 WIDTH_IN, DPI = 10.0, 80  # 800 px wide
 MARKERS = "osD^v<>PXh*p8dH"
+
+
+def _train_size(dataset: str) -> int | None:
+    return DATASETS.meta(dataset).get("train_size") if dataset in DATASETS else None
 
 
 def _dataset_name(dataset: str) -> str:
@@ -73,7 +77,8 @@ def _pick_settings(runs: pd.DataFrame, methods: Sequence[str], dataset: str) -> 
     have = {m: runs[runs["method"] == m] for m in methods if (runs["method"] == m).any()}
     if not have:
         return {}
-    ten = str(TRAIN_SIZES[dataset] // 10) if dataset in TRAIN_SIZES else None
+    size = _train_size(dataset)
+    ten = str(size // 10) if size else None
     counts: dict[str, int] = {}
     for group in have.values():
         for scale in set(group["scale"]):
@@ -132,7 +137,7 @@ def draw_data_scale(
     acc_col, time_col = f"{accuracy}_top1", f"{time}_s"
     for row, dataset in enumerate(datasets):
         block = runs[runs["dataset"] == dataset].assign(setting=lambda f: f["scale"].astype(int))
-        size = TRAIN_SIZES.get(dataset)
+        size = _train_size(dataset)
         block["x"] = block["setting"] / size * 100 if size else block["setting"]
         divisor, unit = time_unit(block[time_col].max())
         ax_acc, ax_time = axes[row]
