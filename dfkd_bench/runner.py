@@ -3,14 +3,17 @@ a launcher, and report."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
+from dfkd_bench.claims import CLAIMS, Claim
 from dfkd_bench.config import get_card
 from dfkd_bench.data import DATASETS
+from dfkd_bench.engine.evaluate import headline
 from dfkd_bench.engine.spec import RunOptions, RunSpec
 from dfkd_bench.grid import DEFAULT_BUDGET, GridRequest, cell_at, expand, register
 from dfkd_bench.gridstate import cell_states, counts, estimate
@@ -20,7 +23,7 @@ from dfkd_bench.methods import METHODS
 from dfkd_bench.pairs import split_pair
 from dfkd_bench.progress import Reporter
 from dfkd_bench.store import write_summary
-from dfkd_bench.teachers import TeacherStore
+from dfkd_bench.teachers import TeacherStore, describe_score
 from dfkd_bench.train import DATASET_RECIPE, RECIPES, train_into_store
 
 CHEAP_RECIPES = {"mnist"}
@@ -35,29 +38,43 @@ def check_data(specs: list[RunSpec], opts: RunOptions) -> None:
             source.locate(split, root, opts.download)
 
 
-def ensure_teachers(specs: list[RunSpec], opts: RunOptions, reporter: Reporter) -> None:
-    """Train missing teachers where the dataset's recipe is cheap (MNIST family); otherwise say how to get one."""
+def ensure_teachers(specs: list[RunSpec], opts: RunOptions, reporter: Reporter, poll_s: float = 2.0) -> None:
+    """Train missing teachers where the dataset's recipe is cheap (MNIST family); otherwise say how to get one.
+
+    Training is claimed like a cell, so runners that start together on an empty store train each teacher once."""
     store = TeacherStore(opts.teachers)
     distilling = [s for s in specs if METHODS.get(get_card(s.method).algorithm).uses_teacher]
     needed = sorted({(s.dataset, split_pair(s.pair, s.dataset)[0]) for s in distilling})
-    for dataset, model in needed:
-        if store.has(dataset, model):
-            continue
+    missing = [(d, m) for d, m in needed if not store.has(d, m)]
+    for dataset, model in missing:
         if DATASET_RECIPE.get(dataset) not in CHEAP_RECIPES:
             raise store.missing(dataset, model)
-        label = f"train teacher {dataset}/{model}"
-        recipe = RECIPES[DATASET_RECIPE[dataset]]
-        reporter.message(f"no {model} teacher for {dataset} in {store.root}: training one ({recipe.source})")
-        record = train_into_store(
-            model,
-            dataset,
-            store,
-            opts.data_root,
-            opts.device,
-            download=opts.download,
-            on_epoch=lambda e, n, r, label=label: reporter.update(label, e + 1, n, f"top1 {r.top1:.2f}%"),
-        )
-        reporter.message(f"teacher {dataset}/{model}: test top-1 {record['test_top1']:.2f}%")
+    for dataset, model in missing:
+        claim = Claim(store.root / CLAIMS / f"{dataset}__{model}")
+        while not store.has(dataset, model):
+            if not claim.try_acquire():
+                reporter.message(f"another runner is training the {dataset}/{model} teacher; waiting")
+                time.sleep(poll_s)
+                continue
+            with claim:
+                if not store.has(dataset, model):
+                    _train_teacher(dataset, model, store, opts, reporter)
+
+
+def _train_teacher(dataset: str, model: str, store: TeacherStore, opts: RunOptions, reporter: Reporter) -> None:
+    label = f"train teacher {dataset}/{model}"
+    recipe = RECIPES[DATASET_RECIPE[dataset]]
+    reporter.message(f"no {model} teacher for {dataset} in {store.root}: training one ({recipe.source})")
+    record = train_into_store(
+        model,
+        dataset,
+        store,
+        opts.data_root,
+        opts.device,
+        download=opts.download,
+        on_epoch=lambda e, n, r: reporter.update(label, e + 1, n, headline(r)),
+    )
+    reporter.message(f"teacher {dataset}/{model}: {describe_score(record)}")
 
 
 def results_table(results: list[dict[str, Any]]) -> Table:

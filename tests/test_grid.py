@@ -107,3 +107,34 @@ def test_missing_data_root_or_teacher_is_exit_2_and_touches_nothing(tmp_path: Pa
     assert no_teacher.exit_code == 2 and len(no_teacher.output.strip().splitlines()) == 1
     assert "dfkd-bench" in no_teacher.output, "the error names the command that fixes it"
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_runners_starting_together_train_a_missing_teacher_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import threading
+    import time
+
+    from dfkd_bench import runner
+    from dfkd_bench.engine.spec import RunOptions
+    from dfkd_bench.progress import Reporter
+
+    trained = []
+
+    def slow_training(dataset, model, store, opts, reporter) -> None:
+        trained.append(model)
+        time.sleep(0.5)
+        (store.root / dataset).mkdir(parents=True, exist_ok=True)
+        (store.root / dataset / f"{model}.pt").write_bytes(b"weights")
+        (store.root / dataset / f"{model}.json").write_text("{}")
+
+    monkeypatch.setattr(runner, "_train_teacher", slow_training)
+    monkeypatch.setattr(runner.TeacherStore, "has", lambda self, d, m: (self.root / d / f"{m}.json").exists())
+    specs, _ = expand(GridRequest(methods=["kd"]))
+    opts = RunOptions(out=tmp_path / "out", teachers=tmp_path / "teachers")
+    workers = [
+        threading.Thread(target=runner.ensure_teachers, args=(specs, opts, Reporter(), 0.05)) for _ in range(3)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert trained == ["lenet5_bn"]
