@@ -130,9 +130,7 @@ def test_runners_starting_together_train_a_missing_teacher_once(tmp_path: Path, 
     monkeypatch.setattr(runner.TeacherStore, "has", lambda self, d, m: (self.root / d / f"{m}.json").exists())
     specs, _ = expand(GridRequest(methods=["kd"]))
     opts = RunOptions(out=tmp_path / "out", teachers=tmp_path / "teachers")
-    workers = [
-        threading.Thread(target=runner.ensure_teachers, args=(specs, opts, Reporter(), 0.05)) for _ in range(3)
-    ]
+    workers = [threading.Thread(target=runner.ensure_teachers, args=(specs, opts, Reporter(), 0.05)) for _ in range(3)]
     for worker in workers:
         worker.start()
     for worker in workers:

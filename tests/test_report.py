@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dfkd_bench.report.tables import aggregate, benchmark_report
+from dfkd_bench.report.build import write_report
+from dfkd_bench.report.tables import aggregate
 from dfkd_bench.store import collect, run_dir, write_result
 
 
@@ -44,5 +45,6 @@ def test_aggregate_over_seeds(tmp_path: Path):
     assert table.loc["deepinv", "synthesis s"] == "11.0"
     assert table.loc["deepinv", "KD s"] == "3.0"  # KD steps plus batch sampling
     assert table.loc["kd", "n"] == 1 and table.loc["kd", "best top-1"] == "97.00"
-    text = benchmark_report(tmp_path, "t", "cmd")
-    assert "kd on lenet5-lenet5_half (running)" in text and "What this harness does differently" in text
+    text = write_report(tmp_path, tmp_path / "report")[0].read_text()
+    assert "kd on mnist/lenet5-lenet5_half seed" in text and "(running)" in text
+    assert "What this harness does differently" in text

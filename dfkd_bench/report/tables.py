@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from dfkd_bench.config import all_cards
-from dfkd_bench.store import atomic_write_text, collect
 
 HARNESS_FIXES = [
     "Generator baselines distil into the student they attack (the Fast-Datafree code passes the teacher as the "
@@ -89,32 +86,6 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *body])
 
 
-def benchmark_report(root: Path, title: str, command: str) -> str:
-    frame = collect(root)
-    table = aggregate(frame)
-    devices = sorted(set(frame["device"].dropna()))
-    missing = frame[frame["status"] != "done"]
-    lines = [
-        f"# {title}",
-        "",
-        f"Regenerate with: `{command}`",
-        "",
-        f"Device: {', '.join(devices) or 'unknown'}. Accuracy in % on the full test split: *best* is the best epoch "
-        "(what papers report), *last* the final epoch. Seconds: synthesis = synthesis rounds; KD = student steps "
-        "plus drawing their batches (for generator methods this includes the generator forwards); total = "
-        "synthesis + KD + evaluation. Data scale: distinct synthetic images held for KD (pool methods), real images "
-        "(kd), or fresh generator samples consumed (generator methods).",
-        "",
-        markdown_table(table) if not table.empty else "(no finished runs)",
-        "",
-    ]
-    if not missing.empty:
-        lines += ["Cells not done: " + ", ".join(f"{r.method} on {r.pair} ({r.status})" for r in missing.itertuples())]
-        lines.append("")
-    lines += harness_sections(list(table["method"].unique()) if not table.empty else [])
-    return "\n".join(lines).rstrip() + "\n"
-
-
 def harness_sections(methods: list[str]) -> list[str]:
     """Markdown lines: what the harness fixed vs the reference code, and each listed method's card deviations."""
     lines = ["## What this harness does differently from the reference code", ""]
@@ -127,8 +98,3 @@ def harness_sections(methods: list[str]) -> list[str]:
             lines += [f"- {' '.join(d.split())}" for d in cards[method].deviations]
             lines.append("")
     return lines
-
-
-def write_benchmark_report(root: Path, out: Path, title: str, command: str) -> Path:
-    atomic_write_text(out, benchmark_report(root, title, command))
-    return out
