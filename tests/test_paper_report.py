@@ -214,3 +214,21 @@ def test_write_report_writes_every_format(grid: Path, tmp_path: Path):
     assert write_figures(_frame(grid), tmp_path / "figs")[0].exists()
     with pytest.raises(ValueError, match="report format"):
         write_report(grid, out, formats=("html",))
+
+
+def test_table3_renders_miou_with_the_teacher_score_recorded_by_the_runs(grid: Path):
+    pair = "deeplabv3_resnet50-deeplabv3_mobilenetv2"
+    rows = [
+        {**_run(grid, "nyuv2", pair, "ssdkd", 16000, seed, 0.0, 9.0), "metric": "miou", "best_top1": None}
+        | {"best_miou": miou, "last_miou": miou - 0.01, "teacher_top1": None, "teacher_miou": 0.52}
+        for seed, miou in enumerate([0.38, 0.40])
+    ]
+    frame = pd.concat([_frame(grid), pd.DataFrame(rows)], ignore_index=True)
+    cells = table_cells(frame, "table3").set_index(["pair", "method"])
+    ssdkd = cells.loc[(pair, "ssdkd")]
+    assert ssdkd["n"] == 2 and ssdkd["acc_mean"] == pytest.approx(0.39)
+    assert ssdkd["delta"] == pytest.approx(0.39 - 0.384)
+    teacher = cells.loc[(pair, "teacher")]
+    assert teacher["n"] == 0 and teacher["acc_mean"] == pytest.approx(0.52) and "teacher_miou" in teacher["note"]
+    text = render_markdown(table_cells(frame, "table3"), "table3")
+    assert "0.390 ± 0.014" in text and "paper 0.384" in text

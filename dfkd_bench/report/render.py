@@ -93,7 +93,7 @@ def _caption(cells: pd.DataFrame, spec: TableSpec) -> list[str]:
     if spec.speedup:
         lines.append("Speed-up: each method's time ÷ SSD-KD's time on the same pair (> 1: SSD-KD is faster).")
     if (cells["note"] != "").any():
-        lines.append("† no `teacher` run: the teacher's test accuracy recorded by the distillation runs.")
+        lines.append("† no `teacher` run: the teacher's test score (top-1 or mIoU) recorded by the distillation runs.")
     return lines
 
 

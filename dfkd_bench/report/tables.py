@@ -18,7 +18,7 @@ HARNESS_FIXES = [
 ]
 
 GROUP = ["dataset", "pair", "method", "scale"]
-OPTIONAL = ["best_miou", "last_miou"]
+OPTIONAL = ["best_miou", "last_miou", "teacher_miou"]
 
 
 def scale_key(setting: object) -> str:
