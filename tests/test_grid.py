@@ -136,3 +136,22 @@ def test_runners_starting_together_train_a_missing_teacher_once(tmp_path: Path, 
     for worker in workers:
         worker.join(timeout=30)
     assert trained == ["lenet5_bn"]
+
+
+def test_run_one_index_exits_75_while_another_worker_holds_the_cell(tmp_path: Path, teacher_root: Path):
+    from dfkd_bench.claims import Claim, claim_folder
+    from dfkd_bench.engine.loop import resolve_run
+    from dfkd_bench.engine.spec import RunOptions
+
+    out = tmp_path / "out"
+    specs, _ = expand(GridRequest(methods=["kd"], budget="quick"))
+    register(out, specs)
+    opts = RunOptions(out=out, teachers=teacher_root, device="cpu")
+    holder = Claim(claim_folder(out, resolve_run(specs[0], opts)[2]))
+    assert holder.try_acquire()
+    args = ["run-one", "--out", str(out), "--index", "0", "--teachers", str(teacher_root), "--device", "cpu"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 75, result.output
+    assert "held by another worker" in result.output
+    assert not list(out.glob("**/result.json")), "a held cell is not touched"
+    holder.release()
