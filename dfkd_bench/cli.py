@@ -176,12 +176,19 @@ def show() -> None:
 @click.argument("name")
 @click.option("--dataset", default="mnist", show_default=True)
 @click.option("--pair", default=None, help="default: the dataset's first pair")
-def show_method(name: str, dataset: str, pair: str | None) -> None:
-    """The method card resolved for one dataset and pair, with its deviations from the reference."""
+@click.option("--scale", default=None, help="data scale: images, percent (10%) or auto")
+@click.option("--budget", default=None, help="a named budget of the card's dataset block, e.g. quick or proxy")
+@click.option("--set", "assignments", multiple=True, help="override a config key, e.g. --set train.kd_passes=1")
+def show_method(
+    name: str, dataset: str, pair: str | None, scale: str | None, budget: str | None, assignments: tuple[str, ...]
+) -> None:
+    """The method card resolved for one cell, its KD steps per epoch, and its deviations from the reference."""
+    from dfkd_bench.config import parse_assignments
     from dfkd_bench.inspect import show_method as render
     from dfkd_bench.pairs import pairs_for
 
-    click.echo(render(name, dataset, pair or (pairs_for(dataset) or ("",))[0]))
+    pair = pair or (pairs_for(dataset) or ("",))[0]
+    click.echo(render(name, dataset, pair, parse_assignments(assignments), budget, scale))
 
 
 @cli.command()

@@ -204,8 +204,11 @@ def resolve(
             raise unknown(f"budget for card {card.name} on {dataset}", budget, budgets)
         _apply(cfg, _block_updates(budgets[budget]), fields, f"card {card.name} budget {budget}")
     _apply(cfg, overrides or {}, fields, "overrides")
-    TrainConfig(**cfg["train"])
-    params_cls(**cfg["method"])
+    try:
+        TrainConfig(**cfg["train"])
+        params_cls(**cfg["method"])
+    except ValueError as err:
+        raise BadInput(f"card {card.name} on {dataset}/{pair}: {err}") from err
     return cfg
 
 

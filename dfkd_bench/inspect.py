@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rich.table import Table
@@ -10,6 +11,7 @@ from rich.table import Table
 from dfkd_bench.config import all_cards, get_card, resolve
 from dfkd_bench.data import DATASETS, get_spec
 from dfkd_bench.errors import BadInput
+from dfkd_bench.methods import TrainConfig
 from dfkd_bench.models import MODELS, count_parameters, create_model, list_models
 from dfkd_bench.pairs import DATASET_PAIRS, split_pair
 from dfkd_bench.store import collect
@@ -69,11 +71,43 @@ def teachers_table(root: Path | None = None) -> Table:
     return table
 
 
-def show_method(name: str, dataset: str, pair: str) -> str:
-    """The card's provenance, its resolved config for one dataset and pair, and its deviations, as YAML."""
+def kd_budget(train: dict[str, Any]) -> dict[str, Any]:
+    """The KD budget a resolved train section gives: steps per epoch and whether they follow the buffer."""
+    config = TrainConfig(**train)
+    if config.kd_passes is None:
+        rule = f"fixed: kd_steps = {config.kd_steps} per synthesis round"
+    else:
+        rule = (
+            f"buffer: max(1, round(kd_passes {config.kd_passes:g} x |B| {config.data_scale:,} / batch_size "
+            f"{config.batch_size})) per epoch"
+        )
+    return {
+        "rule": rule,
+        "synthesis_rounds_per_epoch": config.rounds_per_epoch,
+        "kd_steps_per_epoch": config.kd_steps_per_epoch,
+        "kd_steps_total": config.kd_steps_per_epoch * max(0, config.epochs - config.warmup),
+    }
+
+
+def show_method(
+    name: str,
+    dataset: str,
+    pair: str,
+    overrides: dict[str, Any] | None = None,
+    budget: str | None = None,
+    scale: str | None = None,
+) -> str:
+    """The card's provenance, its resolved config for one cell (dataset, pair, budget, data scale and other
+    overrides), the KD budget that config gives, and the card's deviations, as YAML."""
+    from dfkd_bench.grid import parse_scale
+
     card = get_card(name)
     get_spec(dataset)
     split_pair(pair, dataset)
+    overrides = dict(overrides or {})
+    if scale is not None and parse_scale(scale, dataset) is not None:
+        overrides["train.data_scale"] = parse_scale(scale, dataset)
+    resolved = resolve(card, dataset, pair, overrides, budget)
     document = {
         "name": card.name,
         "algorithm": card.algorithm,
@@ -83,7 +117,10 @@ def show_method(name: str, dataset: str, pair: str) -> str:
         "preset_source": card.datasets.get(dataset, {}).get("source", "card defaults (no dataset block)"),
         "dataset": dataset,
         "pair": pair,
-        **resolve(card, dataset, pair),
+        "budget": budget,
+        "budget_source": ((card.datasets.get(dataset, {}).get("budgets") or {}).get(budget) or {}).get("source"),
+        **resolved,
+        "kd_budget": kd_budget(resolved["train"]),
         "deviations": card.deviations,
     }
     return yaml.safe_dump(document, sort_keys=False, width=110)

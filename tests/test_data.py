@@ -160,6 +160,19 @@ def test_fashion_torchvision_layout(tmp_path):
     assert loaded.spec.hflip is False
 
 
+@pytest.mark.skipif(
+    not datasets_module.FASHION_SYSTEM_DIR.is_dir(),
+    reason=f"real Fashion-MNIST not installed at {datasets_module.FASHION_SYSTEM_DIR} "
+    "(apt-get install dataset-fashion-mnist; scripts/bootstrap.sh does it where apt is available)",
+)
+def test_real_fashion_mnist_from_debian_loads_with_its_published_split():
+    """The CPU proxy's second data set is the real one: 10,000 balanced test images and 60,000 training images."""
+    test = load_dataset("fashion_mnist", "test")
+    assert test.images.shape == (10000, 1, 32, 32)
+    assert torch.bincount(test.labels, minlength=10).tolist() == [1000] * 10
+    assert len(load_dataset("fashion_mnist", "train").labels) == 60000
+
+
 def test_fashion_missing_names_every_place_and_the_fix(tmp_path, monkeypatch):
     system = tmp_path / "system-fashion"
     monkeypatch.setattr(datasets_module, "FASHION_SYSTEM_DIR", system)

@@ -78,3 +78,101 @@ def test_state_dict_round_trip_continues_identically(name: str, teacher_root: Pa
     for want in expected:
         assert torch.equal(fresh.sample().x, want)
     assert fresh.data_scale() == method.data_scale()
+
+
+def _tiny_deepinv(keep: str, g_steps: int = 6):
+    """A DeepInversion on untrained MNIST-shaped BN LeNets, 4 images per round (no stored teacher needed)."""
+    from dfkd_bench.methods.deepinv import DeepInversion, DeepInvParams
+
+    teacher = create_model("lenet5_bn", 10, 1).eval().requires_grad_(False)
+    ctx = MethodContext(
+        teacher=teacher,
+        student=create_model("lenet5_half_bn", 10, 1),
+        spec=get_spec("mnist"),
+        device=torch.device("cpu"),
+        train=TrainConfig(batch_size=4, synthesis_batch_size=4),
+        real_train_set=lambda: None,
+    )
+    return DeepInversion(ctx, DeepInvParams(g_steps=g_steps, lr_g=0.1, keep=keep))
+
+
+def _record_iterates(method, monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[float, torch.Tensor]], list]:
+    """Spy on one synthesize(): every evaluated (loss, iterate) pair, and the pixel tensor itself after the loop."""
+    evaluated: list[tuple[float, torch.Tensor]] = []
+    pixels: list[torch.Tensor] = []
+    real_grad, real_invert = torch.autograd.grad, method._invert
+
+    def grad(loss, inputs, *args, **kwargs):
+        evaluated.append((loss.item(), inputs[0].detach().clone()))
+        return real_grad(loss, inputs, *args, **kwargs)
+
+    def invert(x, *args):
+        pixels.append(x)
+        return real_invert(x, *args)
+
+    monkeypatch.setattr(torch.autograd, "grad", grad)
+    monkeypatch.setattr(method, "_invert", invert)
+    return evaluated, pixels
+
+
+def test_deepinv_keep_final_pools_the_last_clamped_iterate(monkeypatch: pytest.MonkeyPatch):
+    from dfkd_bench.data.augment import denormalize
+
+    seed_everything(0)
+    method = _tiny_deepinv("final")
+    spec = method.ctx.spec
+    evaluated, pixels = _record_iterates(method, monkeypatch)
+    stats = method.synthesize()
+    assert len(evaluated) == 6 and len(pixels) == 1
+    final = denormalize(pixels[0].detach(), spec.mean, spec.std)
+    # The final iterate was clamped to the valid pixel range inside the loop, so the pool holds it unchanged.
+    assert final.min() >= -1e-6 and final.max() <= 1 + 1e-6
+    assert torch.allclose(method.pool.images, final.clamp(0, 1), atol=1e-6)
+    assert torch.allclose(method.pool.images, final, atol=1e-5)
+    # It is the state after the last Adam step: never itself evaluated, so unlike the lowest-loss iterate.
+    losses = [loss for loss, _ in evaluated]
+    lowest = denormalize(evaluated[losses.index(min(losses))][1], spec.mean, spec.std).clamp(0, 1)
+    assert (method.pool.images - lowest).abs().max() > 1e-3
+    assert stats["synth_loss"] == pytest.approx(min(losses))
+
+
+def test_deepinv_keep_lowest_loss_pools_the_lowest_loss_iterate(monkeypatch: pytest.MonkeyPatch):
+    from dfkd_bench.data.augment import denormalize
+
+    seed_everything(0)
+    method = _tiny_deepinv("lowest_loss")
+    spec = method.ctx.spec
+    evaluated, pixels = _record_iterates(method, monkeypatch)
+    stats = method.synthesize()
+    losses = [loss for loss, _ in evaluated]
+    best = losses.index(min(losses))
+    assert torch.allclose(method.pool.images, denormalize(evaluated[best][1], spec.mean, spec.std).clamp(0, 1))
+    final = denormalize(pixels[0].detach(), spec.mean, spec.std)
+    assert (method.pool.images - final).abs().max() > 1e-3
+    assert stats["synth_loss"] == pytest.approx(losses[best])
+
+
+def test_deepinv_bad_keep_is_refused_naming_the_choices():
+    from dfkd_bench.errors import BadInput
+    from dfkd_bench.methods.deepinv import DeepInvParams
+
+    with pytest.raises(BadInput, match="keep must be one of final, lowest_loss.*'best'"):
+        DeepInvParams(keep="best")
+    with pytest.raises(BadInput, match="final, lowest_loss"):
+        resolve(get_card("deepinv"), "mnist", PAIR, {"method.keep": "lowest"})
+
+
+def test_deepinv_student_bn_weight_is_the_references_effective_0_01():
+    from dfkd_bench.methods.deepinv import DeepInvParams
+
+    assert DeepInvParams().bn_student == 0.01 and DeepInvParams().keep == "final"
+    for dataset, pair in (("cifar10", "wrn40_2-wrn16_1"), ("cifar100", "resnet34-resnet18"), ("mnist", PAIR)):
+        method = resolve(get_card("deepinv"), dataset, pair)["method"]
+        assert method["bn_student"] == 0.01 and method["keep"] == "final", dataset
+
+
+def test_dfq_resnet34_resnet18_on_cifar100_uses_the_cmi_scripts_lr():
+    cfg = resolve(get_card("dfq"), "cifar100", "resnet34-resnet18")
+    assert cfg["train"]["lr"] == 0.05 and cfg["train"]["T"] == 1
+    assert resolve(get_card("dfq"), "cifar10", "resnet34-resnet18")["train"]["lr"] == 0.1  # no reference line
+    assert resolve(get_card("dfq"), "cifar100", "wrn40_2-wrn16_1")["train"]["lr"] == 0.1

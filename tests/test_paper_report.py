@@ -196,6 +196,7 @@ def test_write_report_writes_every_format(grid: Path, tmp_path: Path):
             "report.md",
             "tables.tex",
             "tables.csv",
+            "claims.csv",
             "figure1_per_class.png",
             "figure2_kd_distributions.png",
             "figure4_data_scale.png",

@@ -135,12 +135,12 @@ class Cell:
         lr = self.optimizer.param_groups[0]["lr"]
         seconds_before = sum(self.timer.seconds.values())
         self.student.train()
-        for _ in range(self.train.rounds_per_epoch):
+        for round_in_epoch in range(self.train.rounds_per_epoch):
             with self.timer.region("synthesis"):
                 for key, value in self.method.synthesize().items():
                     synth[key].append(value)
             if self.epoch >= self.train.warmup:
-                for _ in range(self.train.kd_steps):
+                for _ in range(self.train.kd_steps_in_round(round_in_epoch)):
                     self.kd_step(sums, histograms)
         with self.timer.region("eval"):
             result = evaluate_split(self.student, self.test, self.train.eval_batch_size)
@@ -157,6 +157,7 @@ class Cell:
             "seconds": sum(self.timer.seconds.values()) - seconds_before,
             "data_scale": self.method.data_scale(),
             **{k: sum(v) / len(v) for k, v in synth.items()},
+            **self.method.epoch_statistics(),
             **{k: v for k, v in result_fields(result).items() if k.startswith("per_class")},
             **histograms.as_record(),
         }

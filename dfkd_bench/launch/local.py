@@ -55,6 +55,12 @@ def _result(index: int, opts: RunOptions, code: int) -> dict[str, Any]:
     return {**result, **identity}
 
 
+def cpu_threads(workers: int) -> int:
+    """Threads per CPU worker: the cores shared out, so that N workers never oversubscribe them (small
+    convolutions on an oversubscribed core run several times slower than on one thread alone)."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
 @LAUNCHERS.register("local")
 def run_local(
     indices: list[int], opts: RunOptions, settings: LaunchSettings, progress: Progress
@@ -76,6 +82,8 @@ def run_local(
             index = ready[0]
             queue.remove(index)
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu if gpu is not None else ""}
+            if gpu is None:
+                env.setdefault("OMP_NUM_THREADS", str(cpu_threads(len(slots))))
             device = opts.device if gpu is None or opts.device != "auto" else "cuda"
             with open(logs / f"worker-{slot}.log", "a") as log:
                 proc = subprocess.Popen(

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from dfkd_bench.data.augment import denormalize, normalize
+from dfkd_bench.errors import BadInput
 from dfkd_bench.methods.base import METHODS, MethodContext
 from dfkd_bench.methods.bn_hook import BNStatsRegularizer
 from dfkd_bench.methods.losses import jensen_shannon_adversarial, l2_prior, one_hot_ce, total_variation_l1
@@ -26,15 +27,25 @@ class DeepInvParams:
     adv_T: float = 3.0
     tv: float = 0.0
     l2: float = 0.0
-    bn_student: float = 0.001
+    # Effective weight of the student-BN term: the reference's 0.001 factor inside L_bn, times bn = 10.
+    bn_student: float = 0.01
     jitter: int = 4
     replay_padding: int = 4
     store_uint8: bool = False
+    # Which iterate joins the pool: "final" (the last one, after its Adam step and clamp, which is what the reference
+    # stores through tensor aliasing) or "lowest_loss" (the lowest-loss iterate as evaluated, before its Adam step).
+    keep: str = "final"
+
+    KEEP_CHOICES = ("final", "lowest_loss")
+
+    def __post_init__(self) -> None:
+        if self.keep not in self.KEEP_CHOICES:
+            raise BadInput(f"deepinv: keep must be one of {', '.join(self.KEEP_CHOICES)} (got {self.keep!r})")
 
 
 @METHODS.register("deepinv")
 class DeepInversion(PoolMethod):
-    """Each round inverts one fresh batch of pixels and keeps its lowest-loss iterate in the pool."""
+    """Each round inverts one fresh batch of pixels and adds one iterate of it (see `keep`) to the pool."""
 
     Params = DeepInvParams
     supports_segmentation = False  # one random class per image; no dense (per-pixel) target
@@ -66,10 +77,10 @@ class DeepInversion(PoolMethod):
         was_training = self.student.training
         self.student.eval()
         with self.teacher_bn.active(), self._student_bn_active():
-            best_loss, best_x = self._invert(x, targets, optimizer, low, high)
+            best_loss, kept_x = self._invert(x, targets, optimizer, low, high)
         self.student.train(was_training)
-        self.pool.add(denormalize(best_x, spec.mean, spec.std).clamp(0, 1))
-        return {"synth_loss": best_loss}
+        self.pool.add(denormalize(kept_x, spec.mean, spec.std).clamp(0, 1))
+        return {"synth_loss": best_loss}  # the lowest loss seen this round, whichever iterate `keep` stores
 
     def _student_bn_active(self) -> contextlib.AbstractContextManager:
         return self.student_bn.active() if self.student_bn is not None else contextlib.nullcontext()
@@ -77,7 +88,9 @@ class DeepInversion(PoolMethod):
     def _invert(
         self, x: Tensor, targets: Tensor, optimizer: torch.optim.Optimizer, low: Tensor, high: Tensor
     ) -> tuple[float, Tensor]:
+        """Run the inversion; returns the lowest loss seen and the kept iterate (`keep`), in normalised space."""
         p = self.params
+        lowest = p.keep == "lowest_loss"
         best_loss, best_x = float("inf"), x.detach().clone()
         for _ in range(p.g_steps):
             xj = self._jitter(x)
@@ -93,9 +106,11 @@ class DeepInversion(PoolMethod):
             if p.l2:
                 loss = loss + p.l2 * l2_prior(xj)
             if loss.item() < best_loss:
-                best_loss, best_x = loss.item(), x.detach().clone()
+                best_loss = loss.item()
+                if lowest:
+                    best_x = x.detach().clone()
             (x.grad,) = torch.autograd.grad(loss, [x])
             optimizer.step()
             with torch.no_grad():
                 x.copy_(torch.maximum(torch.minimum(x, high), low))
-        return best_loss, best_x
+        return best_loss, best_x if lowest else x.detach().clone()

@@ -31,9 +31,16 @@ def sampling_probabilities(priorities: Tensor, alpha: float, eps: float) -> Tens
     return scaled / scaled.sum()
 
 
-def importance_weights(probabilities: Tensor, buffer_size: int, beta: float) -> Tensor:
-    """w(x) = (N · P(x))^(−β) with N = |B| (Eq. 5): 1 for every sample when sampling is uniform."""
-    return (buffer_size * probabilities).pow(-beta)
+def importance_weights(probabilities: Tensor, buffer_size: int, beta: float, smallest: Tensor | None = None) -> Tensor:
+    """w(x) = (N · P(x))^(−β) with N = |B| (Eq. 5): 1 for every sample when sampling is uniform.
+
+    With `smallest` (the lowest P in B), w is divided by the buffer's largest weight (N · P_min)^(−β), as
+    prioritized experience replay [26] does "for stability": every w ≤ 1, so a near-zero priority cannot turn into
+    a gradient spike."""
+    weights = (buffer_size * probabilities).pow(-beta)
+    if smallest is not None:
+        weights = weights / (buffer_size * smallest).pow(-beta)
+    return weights
 
 
 class ReplayBuffer(ImagePool):
@@ -57,12 +64,14 @@ class ReplayBuffer(ImagePool):
             setattr(self, name, getattr(self, name)[-keep:])
 
     def sample_prioritised(
-        self, batch_size: int, alpha: float, beta: float, eps: float
+        self, batch_size: int, alpha: float, beta: float, eps: float, max_normalised: bool = False
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """Indices drawn with replacement by P (Eq. 6), their images, and their IS weights (Eq. 5)."""
+        """Indices drawn with replacement by P (Eq. 6), their images, and their IS weights (Eq. 5; divided by the
+        buffer's largest weight when `max_normalised`)."""
         probabilities = sampling_probabilities(self.priorities, alpha, eps)
         index = torch.multinomial(probabilities, batch_size, replacement=True)
-        weights = importance_weights(probabilities[index], len(self), beta)
+        smallest = probabilities.min() if max_normalised else None
+        weights = importance_weights(probabilities[index], len(self), beta, smallest)
         images = self.images[index]
         return index, (images.float() / 255 if self.store_uint8 else images), weights
 

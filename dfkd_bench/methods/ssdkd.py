@@ -21,6 +21,8 @@ from dfkd_bench.methods.fast import Fast, FastParams
 from dfkd_bench.methods.losses import image_mean, kd_kl, mean_probs
 from dfkd_bench.methods.replay import ReplayBuffer, modulating_function
 
+IS_WEIGHTS = ("eq5", "max")
+
 
 @dataclass
 class SSDKDParams(FastParams):
@@ -31,6 +33,12 @@ class SSDKDParams(FastParams):
     priority_sampling: bool = True
     difficulty: bool = True
     diversity: bool = True
+    is_weights: str = "eq5"  # eq5: (N·P)^-β as written; max: divided by the buffer's largest weight (PER [26])
+    beta_anneal: bool = False  # β rises linearly from `beta` to 1 over the KD steps (PER [26]); False: fixed
+
+    def __post_init__(self) -> None:
+        if self.is_weights not in IS_WEIGHTS:
+            raise ValueError(f"method.is_weights must be one of {', '.join(IS_WEIGHTS)}, got '{self.is_weights}'")
 
 
 def image_statistics(teacher_logits: Tensor) -> Tensor:
@@ -55,6 +63,18 @@ class SSDKD(Fast):
         if ctx.train.data_scale is None:
             raise ValueError("ssdkd needs train.data_scale: the replay buffer size |B| (e.g. --scales 5000)")
         self.pool = ReplayBuffer(capacity=ctx.train.data_scale, store_uint8=params.store_uint8)
+        train = ctx.train
+        self.total_kd_steps = max(1, (train.epochs - train.warmup) * train.kd_steps_per_epoch)
+        self.kd_steps_done = 0
+        self._weights_seen: list[Tensor] = []
+
+    @property
+    def beta(self) -> float:
+        """β for the next KD step: fixed, or annealed linearly to 1 by the last KD step (beta_anneal)."""
+        p = self.params
+        if not p.beta_anneal:
+            return p.beta
+        return p.beta + (1.0 - p.beta) * min(1.0, self.kd_steps_done / self.total_kd_steps)
 
     def task_weights(self, teacher_logits: Tensor) -> Tensor | None:
         p = self.params
@@ -79,11 +99,28 @@ class SSDKD(Fast):
         p, n = self.params, self.ctx.train.batch_size
         if not p.priority_sampling:
             return super().sample()
-        index, images, weights = self.pool.sample_prioritised(n, p.alpha, p.beta, p.eps)
+        index, images, weights = self.pool.sample_prioritised(n, p.alpha, self.beta, p.eps, p.is_weights == "max")
+        self._weights_seen.append(weights)
         return Batch(x=self.augment(images, p.replay_padding), weight=weights, index=index)
+
+    def epoch_statistics(self) -> dict[str, float]:
+        """The IS weights the epoch's KD batches carried (a large maximum is a gradient spike) and the β used."""
+        if not self._weights_seen:
+            return {}
+        weights = torch.cat(self._weights_seen)
+        self._weights_seen = []
+        return {"is_weight_max": weights.max().item(), "is_weight_mean": weights.mean().item(), "beta": self.beta}
 
     def after_kd_step(self, batch: Batch, student_logits: Tensor, teacher_logits: Tensor) -> None:
         """δ_{i+1}(x) = w_i(x) · KL(f_t(x) ‖ f_s(x)) for the sampled items, with this step's (pre-update) outputs."""
+        self.kd_steps_done += 1
         if batch.index is None:
             return
         self.pool.update(batch.index, batch.weight * priority(student_logits, teacher_logits), batch.weight)
+
+    def state_dict(self) -> dict[str, object]:
+        return {**super().state_dict(), "kd_steps_done": self.kd_steps_done}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        super().load_state_dict(state)
+        self.kd_steps_done = int(state.get("kd_steps_done", 0))

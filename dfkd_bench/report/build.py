@@ -9,6 +9,7 @@ import pandas as pd
 
 from dfkd_bench.errors import BadInput, unknown
 from dfkd_bench.report.figures import write_figures
+from dfkd_bench.report.paper_claims import claims_frame, claims_markdown
 from dfkd_bench.report.paper_tables import (
     TABLES,
     Accuracy,
@@ -54,7 +55,13 @@ def load_summary(runs: Path) -> pd.DataFrame:
 
 
 def _report_markdown(
-    runs: Path, frame: pd.DataFrame, tables: dict[str, pd.DataFrame], figures: list[Path], accuracy: str, time: str
+    runs: Path,
+    frame: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    claims: pd.DataFrame,
+    figures: list[Path],
+    accuracy: str,
+    time: str,
 ) -> str:
     done = frame[frame["status"] == "done"]
     devices = sorted(set(done["device"].dropna().astype(str)))
@@ -68,7 +75,7 @@ def _report_markdown(
     ]
     for key, cells in tables.items():
         lines.append(render_markdown(cells, TABLES[key]))
-    lines += ["## Figures", ""]
+    lines += ["## The paper's claims, tested", "", claims_markdown(claims), "## Figures", ""]
     for path in figures:
         lines += [f"![{path.stem}]({path.name})", "", FIGURE_NOTES.get(path.name, ""), ""]
     table = aggregate(frame)
@@ -96,7 +103,8 @@ def write_report(
     accuracy: Accuracy = "best",
     time: Time = "total",
 ) -> list[Path]:
-    """Write report.md (tables, figure links, harness notes) and the figures, tables.tex, tables.csv as asked.
+    """Write report.md (tables, claims tested, figure links, harness notes) and the figures, tables.tex, tables.csv
+    and claims.csv as asked.
 
     Returns the written paths. Partial grids render with missing cells marked; nothing here runs a model.
     """
@@ -109,10 +117,11 @@ def write_report(
     if frame.empty:
         raise BadInput(f"no runs under {runs} (no summary.csv and no run directories)")
     tables = paper_tables(frame, compare, accuracy, time)
+    claims = claims_frame(frame, accuracy)
     written: list[Path] = []
     if "md" in formats:
         figures = write_figures(frame, out_dir, accuracy, time)
-        atomic_write_text(out_dir / "report.md", _report_markdown(runs, frame, tables, figures, accuracy, time))
+        atomic_write_text(out_dir / "report.md", _report_markdown(runs, frame, tables, claims, figures, accuracy, time))
         written += [out_dir / "report.md", *figures]
     if "tex" in formats:
         tex = "% needs \\usepackage{booktabs,amssymb}\n" + "\n".join(
@@ -122,5 +131,6 @@ def write_report(
         written.append(out_dir / "tables.tex")
     if "csv" in formats:
         atomic_write_text(out_dir / "tables.csv", pd.concat(tables.values()).to_csv(index=False))
-        written.append(out_dir / "tables.csv")
+        atomic_write_text(out_dir / "claims.csv", claims.to_csv(index=False))
+        written += [out_dir / "tables.csv", out_dir / "claims.csv"]
     return written
