@@ -211,12 +211,15 @@ def status(out: Path) -> None:
 @click.option("--compare", type=click.Choice(["published", "none"]), default="published", show_default=True)
 @click.option("--accuracy", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @click.option("--time", "time_kind", type=click.Choice(["total", "synthesis"]), default="total", show_default=True)
-def report(runs: Path, out: Path | None, formats: str, compare: str, accuracy: str, time_kind: str) -> None:
+@click.option("--note", default=None, help="a paragraph under the title: the budget or regime the runs are in")
+def report(
+    runs: Path, out: Path | None, formats: str, compare: str, accuracy: str, time_kind: str, note: str | None
+) -> None:
     """The paper's Tables 1-4 and Figures 1, 2, 4 from the runs under RUNS, next to the published numbers."""
     from dfkd_bench.report.build import write_report
 
     target = out or Path("reports") / runs.resolve().name
-    for path in write_report(runs, target, _csv(formats), compare, accuracy, time_kind):
+    for path in write_report(runs, target, _csv(formats), compare, accuracy, time_kind, note):
         console.print(f"wrote {path}")
 
 

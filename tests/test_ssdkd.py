@@ -168,3 +168,51 @@ def test_ssdkd_needs_a_buffer_size(teacher_root: Path):
         )
         cls = METHODS.get("ssdkd")
         cls(ctx, params_from_dict(cls, cfg["method"]))
+
+
+def test_max_normalised_weights_stay_at_most_one_where_eq5_spikes():
+    """A near-zero priority gives Eq. 5 a large weight (the gradient spike); dividing by the buffer's largest
+    weight (PER) bounds every weight by 1 and keeps their ratios."""
+    priorities = torch.tensor([1e-9] + [0.2] * 5999)
+    p = sampling_probabilities(priorities, alpha=0.6, eps=1e-6)
+    eq5 = importance_weights(p, len(p), beta=0.4)
+    assert eq5.max().item() > 10  # (N · P_min)^-0.4 ≈ 14 with these priorities
+    normalised = importance_weights(p, len(p), beta=0.4, smallest=p.min())
+    assert normalised.max().item() == pytest.approx(1.0) and (normalised <= 1.0 + 1e-6).all()
+    assert torch.allclose(normalised / normalised[1], eq5 / eq5[1])
+    buffer = ReplayBuffer(capacity=6000)
+    buffer.add_scored(torch.zeros(6000, 1, 2, 2), torch.zeros(6000, dtype=torch.long), priorities)
+    _, _, weights = buffer.sample_prioritised(512, 0.6, 0.4, 1e-6, max_normalised=True)
+    assert (weights <= 1.0 + 1e-6).all()
+
+
+def test_beta_anneals_linearly_to_one_and_the_epoch_reports_the_weights(teacher_root: Path):
+    torch.manual_seed(0)
+    method = _method(teacher_root, beta_anneal=True)
+    total = method.total_kd_steps
+    assert method.beta == pytest.approx(0.4)
+    method.kd_steps_done = total // 2
+    assert method.beta == pytest.approx(0.4 + 0.6 * (total // 2) / total)
+    method.kd_steps_done = 10 * total
+    assert method.beta == 1.0
+    method.synthesize()
+    method.sample()
+    stats = method.epoch_statistics()
+    assert stats["beta"] == 1.0 and stats["is_weight_max"] >= stats["is_weight_mean"] > 0
+    assert method.epoch_statistics() == {}  # reset after each epoch
+    assert _method(teacher_root).beta == 0.4  # fixed by default
+
+
+def test_unknown_is_weights_choice_is_refused():
+    with pytest.raises(ValueError, match="eq5, max, batch_max"):
+        resolve(get_card("ssdkd"), "mnist", PAIR, {"method.is_weights": "clip"})
+
+
+def test_batch_max_weights_top_out_at_one_in_every_batch(teacher_root: Path):
+    torch.manual_seed(0)
+    method = _method(teacher_root, is_weights="batch_max")
+    method.synthesize()
+    method.pool.priorities[0] = 0.0  # a near-zero priority: the largest Eq. 5 weight when sampled
+    for _ in range(5):
+        weights = method.sample().weight
+        assert weights.max().item() == pytest.approx(1.0) and (weights > 0).all()

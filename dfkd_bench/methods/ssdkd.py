@@ -21,7 +21,7 @@ from dfkd_bench.methods.fast import Fast, FastParams
 from dfkd_bench.methods.losses import image_mean, kd_kl, mean_probs
 from dfkd_bench.methods.replay import ReplayBuffer, modulating_function
 
-IS_WEIGHTS = ("eq5", "max")
+IS_WEIGHTS = ("eq5", "max", "batch_max")
 
 
 @dataclass
@@ -33,7 +33,8 @@ class SSDKDParams(FastParams):
     priority_sampling: bool = True
     difficulty: bool = True
     diversity: bool = True
-    is_weights: str = "eq5"  # eq5: (N·P)^-β as written; max: divided by the buffer's largest weight (PER [26])
+    # eq5: (N·P)^-β as written; max: divided by the buffer's largest weight; batch_max: by the mini-batch's (PER [26])
+    is_weights: str = "eq5"
     beta_anneal: bool = False  # β rises linearly from `beta` to 1 over the KD steps (PER [26]); False: fixed
 
     def __post_init__(self) -> None:
@@ -100,6 +101,8 @@ class SSDKD(Fast):
         if not p.priority_sampling:
             return super().sample()
         index, images, weights = self.pool.sample_prioritised(n, p.alpha, self.beta, p.eps, p.is_weights == "max")
+        if p.is_weights == "batch_max":
+            weights = weights / weights.max()
         self._weights_seen.append(weights)
         return Batch(x=self.augment(images, p.replay_padding), weight=weights, index=index)
 

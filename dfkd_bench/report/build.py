@@ -62,6 +62,7 @@ def _report_markdown(
     figures: list[Path],
     accuracy: str,
     time: str,
+    note: str | None = None,
 ) -> str:
     done = frame[frame["status"] == "done"]
     devices = sorted(set(done["device"].dropna().astype(str)))
@@ -72,6 +73,7 @@ def _report_markdown(
         f"Accuracy: {accuracy} epoch. Time: {time}. Published values: SSD-KD (CVPR 2024) and the Fast-Datafree "
         "README, see `results/published/README.md`.",
         "",
+        *([note, ""] if note else []),
     ]
     for key, cells in tables.items():
         lines.append(render_markdown(cells, TABLES[key]))
@@ -102,11 +104,14 @@ def write_report(
     compare: Compare = "published",
     accuracy: Accuracy = "best",
     time: Time = "total",
+    note: str | None = None,
 ) -> list[Path]:
     """Write report.md (tables, claims tested, figure links, harness notes) and the figures, tables.tex, tables.csv
     and claims.csv as asked.
 
-    Returns the written paths. Partial grids render with missing cells marked; nothing here runs a model.
+    `note` is a paragraph under the title saying which budget or regime the runs are in (a report's numbers mean
+    little without it). Returns the written paths. Partial grids render with missing cells marked; nothing here
+    runs a model.
     """
     _check("format", formats, FORMATS)
     _check("compare", [compare], ("published", "none"))
@@ -121,7 +126,9 @@ def write_report(
     written: list[Path] = []
     if "md" in formats:
         figures = write_figures(frame, out_dir, accuracy, time)
-        atomic_write_text(out_dir / "report.md", _report_markdown(runs, frame, tables, claims, figures, accuracy, time))
+        atomic_write_text(
+            out_dir / "report.md", _report_markdown(runs, frame, tables, claims, figures, accuracy, time, note)
+        )
         written += [out_dir / "report.md", *figures]
     if "tex" in formats:
         tex = "% needs \\usepackage{booktabs,amssymb}\n" + "\n".join(

@@ -339,30 +339,23 @@ def _figure2(p: _Pair) -> list[dict[str, object]]:
         if theirs is None:
             continue
         name = method_label(rival)
-        balance = welch_ci(ours[0].values, theirs[0].values)
-        rows.append(
-            p.row(
-                f"Figure 2: SSD-KD's KD samples are more class-balanced than {name}'s",
-                [ours[0], theirs[0]],
-                "difference",
-                f"Δ normalised class entropy SSD-KD − {name}",
-                balance,
-                PAPER_BALANCE,
-                _verdict(balance[1], balance[2], +1),
-            )
+        aspects = (
+            ("more class-balanced", "normalised class entropy", PAPER_BALANCE, +1),
+            ("harder", "mean teacher confidence", PAPER_HARDER, -1),
         )
-        harder = welch_ci(ours[1].values, theirs[1].values)
-        rows.append(
-            p.row(
-                f"Figure 2: SSD-KD's KD samples are harder than {name}'s",
-                [ours[1], theirs[1]],
-                "difference",
-                f"Δ mean teacher confidence SSD-KD − {name}",
-                harder,
-                PAPER_HARDER,
-                _verdict(harder[1], harder[2], -1),
+        for i, (claim, measure, paper, sign) in enumerate(aspects):
+            effect = welch_ci(ours[i].values, theirs[i].values)
+            rows.append(
+                p.row(
+                    f"Figure 2: SSD-KD's KD samples are {claim} than {name}'s",
+                    [ours[i], theirs[i]],
+                    "difference",
+                    f"Δ {measure} SSD-KD − {name}",
+                    effect,
+                    paper,
+                    _verdict(effect[1], effect[2], sign),
+                )
             )
-        )
     return rows
 
 
