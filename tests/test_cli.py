@@ -59,7 +59,10 @@ def test_no_argument_run_is_mnist_at_the_quick_budget(tmp_path: Path):
         (["run", "--pairs", "resnet99-resnet18", "--dry-run"], "unknown pair 'resnet99-resnet18'"),
         (["run", "--set", "train.nope=1", "--dry-run"], "unknown config key 'train.nope'"),
         (["run", "--seeds", "a,b", "--dry-run"], "--seeds must be comma-separated integers"),
-        (["run", "--preset", "table9", "--dry-run"], "unknown preset 'table9'; valid choices: figure4, mnist, table1"),
+        (
+            ["run", "--preset", "table9", "--dry-run"],
+            "unknown preset 'table9'; valid choices: figure4, mnist, proxy-figure4, proxy-table1, proxy-table4, table1",
+        ),
         (["run", "--methods", "ssdkd", "--scales", "60001", "--dry-run"], "larger than mnist's training set (60,000)"),
         (["run", "--methods", "ssdkd", "--scales", "101%", "--dry-run"], "larger than mnist's training set"),
         (["run", "--methods", "ssdkd", "--scales", "lots", "--dry-run"], "bad data scale 'lots'"),
