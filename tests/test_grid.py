@@ -155,3 +155,24 @@ def test_run_one_index_exits_75_while_another_worker_holds_the_cell(tmp_path: Pa
     assert "held by another worker" in result.output
     assert not list(out.glob("**/result.json")), "a held cell is not touched"
     holder.release()
+
+
+def test_proxy_presets_cover_both_cpu_datasets_and_datasets_narrows_them():
+    specs, _ = expand(GridRequest(preset="proxy-figure4"))
+    assert {s.dataset for s in specs} == {"mnist", "fashion_mnist"} and {s.budget for s in specs} == {"proxy"}
+    scales = sorted({dict(s.overrides)["train.data_scale"] for s in specs})
+    assert scales == [600, 3000, 6000, 12000, 60000]  # 1 / 5 / 10 / 20 / 100 % of 60,000
+    narrowed, _ = expand(GridRequest(preset="proxy-table1", datasets=["fashion_mnist"]))
+    assert narrowed and {s.dataset for s in narrowed} == {"fashion_mnist"}
+    assert {s.method for s in narrowed} == {"teacher", "student", "fast2", "ssdkd"}
+    with pytest.raises(BadInput, match="valid choices: fashion_mnist, mnist"):
+        expand(GridRequest(preset="proxy-table1", datasets=["cifar10"]))
+
+
+def test_cpu_workers_share_the_cores_out():
+    import os
+
+    from dfkd_bench.launch.local import cpu_threads
+
+    cores = os.cpu_count() or 1
+    assert cpu_threads(1) == cores and cpu_threads(cores) == 1 and cpu_threads(4 * cores) == 1
