@@ -420,3 +420,23 @@ def test_crop_flip_works_on_uint8_and_rejects_bad_input():
         random_crop_flip(x, -1, False)
     with pytest.raises(ValueError):
         random_crop_flip(x[0], 1, False)
+
+
+def test_a_crafted_cifar_batch_cannot_run_code(tmp_path):
+    import os
+
+    from dfkd_bench.data.datasets import _unpickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    path = tmp_path / "data_batch_1"
+    with path.open("wb") as f:
+        pickle.dump({"data": Evil()}, f)
+    with pytest.raises(BadInput, match="refused global"):
+        _unpickle(path)
+    assert not (tmp_path / "pwned").exists()
+    arrays = tmp_path / "ok"
+    pickle_to(arrays, {b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2]})
+    assert _unpickle(arrays)[b"labels"] == [1, 2]

@@ -239,10 +239,31 @@ DATASETS.register("fashion_mnist", train_size=60000)(
 # --- CIFAR: torchvision's python pickles -----------------------------------------------------------
 
 
+# What a CIFAR batch file may reference: numpy arrays and their dtypes, nothing that runs code.
+CIFAR_PICKLE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Reads the CIFAR archives (pickles by design) but refuses any global beyond numpy's array rebuilders, so a
+    crafted file under --data-root cannot run code."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in CIFAR_PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"refused global {module}.{name}: a CIFAR batch holds only arrays")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path) -> dict:
-    # The CIFAR archives are pickles by design; only point this at files you trust.
     with path.open("rb") as f:
-        return pickle.load(f, encoding="latin1")
+        try:
+            return _CifarUnpickler(f, encoding="latin1").load()
+        except pickle.UnpicklingError as err:
+            raise BadInput(f"{path}: not a CIFAR batch file ({err})") from err
 
 
 class CifarSource(Source):
