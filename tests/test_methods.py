@@ -115,14 +115,19 @@ def _record_iterates(method, monkeypatch: pytest.MonkeyPatch) -> tuple[list[tupl
     return evaluated, pixels
 
 
+def _spied_round(keep: str, monkeypatch: pytest.MonkeyPatch):
+    """One seeded synthesis round of a tiny DeepInversion with `keep`, spied on by `_record_iterates`."""
+    seed_everything(0)
+    method = _tiny_deepinv(keep)
+    evaluated, pixels = _record_iterates(method, monkeypatch)
+    stats = method.synthesize()
+    return method, method.ctx.spec, evaluated, pixels, stats
+
+
 def test_deepinv_keep_final_pools_the_last_clamped_iterate(monkeypatch: pytest.MonkeyPatch):
     from dfkd_bench.data.augment import denormalize
 
-    seed_everything(0)
-    method = _tiny_deepinv("final")
-    spec = method.ctx.spec
-    evaluated, pixels = _record_iterates(method, monkeypatch)
-    stats = method.synthesize()
+    method, spec, evaluated, pixels, stats = _spied_round("final", monkeypatch)
     assert len(evaluated) == 6 and len(pixels) == 1
     final = denormalize(pixels[0].detach(), spec.mean, spec.std)
     # The final iterate was clamped to the valid pixel range inside the loop, so the pool holds it unchanged.
@@ -139,11 +144,7 @@ def test_deepinv_keep_final_pools_the_last_clamped_iterate(monkeypatch: pytest.M
 def test_deepinv_keep_lowest_loss_pools_the_lowest_loss_iterate(monkeypatch: pytest.MonkeyPatch):
     from dfkd_bench.data.augment import denormalize
 
-    seed_everything(0)
-    method = _tiny_deepinv("lowest_loss")
-    spec = method.ctx.spec
-    evaluated, pixels = _record_iterates(method, monkeypatch)
-    stats = method.synthesize()
+    method, spec, evaluated, pixels, stats = _spied_round("lowest_loss", monkeypatch)
     losses = [loss for loss, _ in evaluated]
     best = losses.index(min(losses))
     assert torch.allclose(method.pool.images, denormalize(evaluated[best][1], spec.mean, spec.std).clamp(0, 1))
