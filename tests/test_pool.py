@@ -64,3 +64,27 @@ def test_empty_pool_and_bad_capacity_are_errors():
         ImagePool().sample(2)
     with pytest.raises(ValueError, match="positive"):
         ImagePool(capacity=0)
+
+
+@pytest.mark.parametrize("capacity", [None, 7, 30])
+def test_growing_storage_holds_the_same_images_as_concatenation(capacity):
+    """Amortised appends keep exactly what concatenating every batch and keeping the newest `capacity` would."""
+    pool, everything = ImagePool(capacity=capacity), []
+    for start, n in [(0, 3), (3, 5), (8, 1), (9, 9), (18, 4), (22, 12)]:
+        pool.add(_batch(start, n))
+        everything += list(range(start, start + n))
+        expected = everything if capacity is None else everything[-capacity:]
+        assert _ids(pool.images) == expected and len(pool) == len(expected)
+    assert pool.total_added == 34
+
+
+def test_state_holds_only_the_images_not_the_spare_storage():
+    pool = ImagePool()
+    for start in range(0, 12, 4):
+        pool.add(_batch(start, 4))
+    saved = pool.state_dict()["images"]
+    assert saved.untyped_storage().nbytes() == saved.numel() * saved.element_size()
+    restored = ImagePool()
+    restored.load_state_dict(pool.state_dict())
+    restored.add(_batch(12, 2))
+    assert _ids(restored.images) == list(range(14))

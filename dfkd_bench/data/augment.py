@@ -48,16 +48,16 @@ def random_crop_flip(
         raise ValueError(f"expected an N x C x H x W batch, got shape {tuple(x.shape)}")
     if padding == 0 and not flip:
         return x
-    n, c, h, w = x.shape
+    n, _, h, w = x.shape
     rng_device = generator.device if generator is not None else torch.device("cpu")
     top = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=rng_device).to(x.device)
     left = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=rng_device).to(x.device)
-    rows = top[:, None] + torch.arange(h, device=x.device)  # N x H
-    cols = left[:, None] + torch.arange(w, device=x.device)  # N x W
+    padded = F.pad(x, (padding, padding, padding, padding)) if padding else x
+    # Every h x w window of the padded image as a view (N x C x offsets x offsets x h x w); picking one window
+    # per sample copies each crop as a block, where a per-pixel gather computed an index for every pixel.
+    windows = padded.unfold(2, h, 1).unfold(3, w, 1)
+    crops = windows[torch.arange(n, device=x.device), :, top, left]
     if flip:
         mirrored = torch.randint(0, 2, (n,), generator=generator, device=rng_device).to(x.device).bool()
-        cols = torch.where(mirrored[:, None], cols.flip(1), cols)
-    padded = F.pad(x, (padding, padding, padding, padding)) if padding else x
-    batch = torch.arange(n, device=x.device)[:, None, None, None]
-    channel = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
+        crops = torch.where(mirrored[:, None, None, None], crops.flip(3), crops)
+    return crops
