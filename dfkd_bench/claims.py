@@ -1,9 +1,11 @@
 """Cell claims: many runners (processes, GPUs, Slurm tasks) share one --out and never run the same cell twice.
 
-A claim is a file `<out>/.claims/<cell>/claim.<n>` created with O_EXCL, so exactly one process wins it. Its owner
-rewrites it every `heartbeat_s`; a claim whose heartbeat is older than `stale_after_s` (or whose owner process is
-gone, on the same host) is taken over by creating `claim.<n+1>`, again with O_EXCL, so a takeover also has exactly
-one winner. An owner that sees a higher claim than its own has lost the cell and stops without writing to it.
+A claim is a file `<out>/.claims/<cell>/claim.<n>`, born complete: its record is written to a private temporary
+file that is then hard-linked to `claim.<n>`, and a link never replaces an existing file, so exactly one process
+wins it and no reader ever sees it empty or half-written. Its owner rewrites it (atomically) every `heartbeat_s`.
+A claim whose heartbeat is older than `stale_after_s` (or whose owner process is gone, on the same host) is taken
+over by creating `claim.<n+1>` the same way, so a takeover also has exactly one winner. An owner that sees a
+higher claim than its own has lost the cell and stops before writing to it.
 """
 
 from __future__ import annotations
@@ -76,14 +78,44 @@ def current_claim(folder: Path) -> ClaimInfo | None:
         numbers = _numbers(folder)
         if not numbers:
             return None
+        path = folder / f"claim.{numbers[-1]}"
         try:
-            data = json.loads((folder / f"claim.{numbers[-1]}").read_text())
+            data = json.loads(path.read_text())
+            return ClaimInfo(
+                numbers[-1], str(data["host"]), int(data["pid"]), str(data["token"]), float(data["heartbeat"])
+            )
         except FileNotFoundError:
             continue
-        except json.JSONDecodeError:
-            return ClaimInfo(numbers[-1], "", -1, "", 0.0)
-        return ClaimInfo(numbers[-1], data["host"], data["pid"], data["token"], data["heartbeat"])
+        except (ValueError, KeyError, TypeError):  # JSON and Unicode decoding errors are ValueErrors
+            return _unreadable(path, numbers[-1])
     return None
+
+
+def _unreadable(path: Path, number: int) -> ClaimInfo:
+    """A claim whose record cannot be read (damaged on disk) ages from its last modification, like a silent
+    heartbeat: it is stale only after `stale_after_s`, never at once, so a reader can never take it over early."""
+    try:
+        modified = path.stat().st_mtime
+    except FileNotFoundError:
+        modified = 0.0
+    return ClaimInfo(number, "", -1, "", modified)
+
+
+def _create_complete(path: Path, record: dict[str, Any]) -> bool:
+    """Create `path` holding `record`, or return False when it exists. Written to a temporary file first and
+    hard-linked into place: O_EXCL alone would let a reader see the file between its creation and its write."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "w") as f:
+            json.dump(record, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink(missing_ok=True)
+    return True
 
 
 class Claim:
@@ -109,17 +141,14 @@ class Claim:
         if holder is not None and not holder.is_stale(self.stale_after_s):
             return False
         number = 0 if holder is None else holder.number + 1
-        path = self.folder / f"claim.{number}"
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
+        if not _create_complete(self.folder / f"claim.{number}", self._record()):
             return False
-        with os.fdopen(fd, "w") as f:
-            json.dump(self._record(), f)
-            f.flush()
-            os.fsync(f.fileno())
         self.number = number
         return True
+
+    def still_held(self) -> bool:
+        """False once another runner has taken this claim over (checked on disk, not at the next heartbeat)."""
+        return self.number is not None and not (self.folder / f"claim.{self.number + 1}").exists()
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_s):

@@ -121,10 +121,10 @@ def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = No
     try:
         while cell.epoch < cell.train.epochs:
             record = cell.run_epoch()
+            if observer is not None:  # first, so that a runner whose claim was taken over writes nothing
+                observer.epoch_done(spec, record, cell.train.epochs)
             cell.save_progress("running")
             _log(path, _epoch_line(record))
-            if observer is not None:
-                observer.epoch_done(spec, record, cell.train.epochs)
     except CellAbandoned:
         _log(path, f"abandoned by {_worker()}: another worker took over this cell")
         raise
