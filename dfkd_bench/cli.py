@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def with_run_options(func):
 
 
 class BadInputExit(click.ClickException):
-    """A one-line `error: ...` on stderr and exit code 2, for any BadInput raised below the CLI."""
+    """A one-line `error: ...` on stderr and exit code 2, for bad input, usage and file-system errors alike."""
 
     exit_code = 2
 
@@ -51,12 +52,57 @@ class BadInputExit(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+def _usage_line(err: click.UsageError) -> str:
+    """Click's usage error on one line: its message (with any 'Did you mean' or valid choices) and where help is."""
+    message = " ".join(err.format_message().split())
+    return f"{message} (see '{err.ctx.command_path} --help')" if err.ctx is not None else message
+
+
+def _os_line(err: OSError) -> str:
+    where = f"{err.filename}: " if err.filename is not None else ""
+    return f"{where}{err.strerror or err}"
+
+
 class Group(click.Group):
+    """Turns BadInput, click usage errors and file-system errors into one `error:` line (exit 2); `--help` and a
+    bare group's help stay as click prints them."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as err:
+            raise BadInputExit(_usage_line(err)) from err
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except BadInput as err:
             raise BadInputExit(str(err)) from err
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as err:
+            raise BadInputExit(_usage_line(err)) from err
+        except OSError as err:
+            if err.errno == errno.EPIPE:  # click's own handling: a closed pipe ends quietly
+                raise
+            raise BadInputExit(_os_line(err)) from err
+
+
+def _check_out(out: Path, writable: bool) -> None:
+    from dfkd_bench.store import require_folder
+
+    require_folder(out, "--out", writable)
+
+
+def _check_teachers(teachers: Path | None, writable: bool) -> None:
+    """The teacher store (--teachers, else DFKD_BENCH_TEACHERS or results/teachers) must be a folder, and one this
+    process can write where the command saves a teacher."""
+    from dfkd_bench.store import require_folder
+    from dfkd_bench.teachers import TeacherStore
+
+    require_folder(TeacherStore(teachers).root, "--teachers" if teachers else "the teacher store", writable)
 
 
 @click.group(cls=Group)
@@ -108,6 +154,12 @@ def run(methods, pairs, datasets, scales, seeds, preset, budget, dry_run, calibr
         array_parallelism=kw.pop("array_parallelism"),
         wait=kw.pop("wait"),
     )
+    _check_out(kw["out"], writable=not dry_run)
+    _check_teachers(kw["teachers"], writable=False)
+    if launcher == "slurm" and not dry_run:
+        from dfkd_bench.launch.slurm import check_cluster
+
+        check_cluster(settings.slurm_cluster)
     outcome = run_request(request, _options(**kw), dry_run, launcher, settings, calibrate)
     if outcome.table is not None:
         console.print(outcome.table)
@@ -137,6 +189,9 @@ def run_one_command(index, method, pair, dataset, scale, seed, budget, **kw) -> 
 
     overrides = parse_assignments(kw.pop("assignments"))
     opts = _options(**kw)
+    # With --index and no folder yet, cell_at's "no grid" error is the useful one.
+    _check_out(opts.out, writable=index is None or opts.out.is_dir())
+    _check_teachers(opts.teachers, writable=False)
     if index is None:
         if method is None:
             raise BadInput("run-one needs --index I (a cell of <out>/grid.json) or --method NAME")
@@ -156,6 +211,9 @@ def run_one_command(index, method, pair, dataset, scale, seed, budget, **kw) -> 
 def list_command(what: str, pattern: str, teachers: Path | None) -> None:
     """List registered models, method cards, datasets, pairs or stored teachers (wildcards allowed)."""
     from dfkd_bench import inspect
+
+    if what == "teachers":
+        _check_teachers(teachers, writable=False)
 
     tables = {
         "models": lambda: inspect.models_table(pattern),
@@ -217,35 +275,47 @@ def report(
 ) -> None:
     """The paper's Tables 1-4 and Figures 1, 2, 4 from the runs under RUNS, next to the published numbers."""
     from dfkd_bench.report.build import write_report
+    from dfkd_bench.store import require_folder
 
     target = out or Path("reports") / runs.resolve().name
-    for path in write_report(runs, target, _csv(formats), compare, accuracy, time_kind, note):
+    require_folder(target, "--out", writable=True)
+    for path in write_report(runs, target, _csv(formats), compare, accuracy, time_kind, note, click.echo):
         console.print(f"wrote {path}")
 
 
 @cli.command()
 @click.option("--model", required=True)
 @click.option("--dataset", required=True)
-@click.option("--epochs", type=int, default=None, help="override the recipe's epochs")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="override the recipe's epochs")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--data-root", default=None)
 @click.option("--download", is_flag=True, help="download a missing data set into --data-root")
 @click.option("--teachers", type=click.Path(path_type=Path), default=None)
 @click.option("--device", default="auto", show_default=True)
-def train(model, dataset, epochs, seed, data_root, download, teachers, device) -> None:
-    """Train a model on real data with its dataset's recipe and keep it in the teacher store."""
+@click.option("--force", is_flag=True, help="replace a teacher already in the store")
+def train(model, dataset, epochs, seed, data_root, download, teachers, device, force) -> None:
+    """Train a model on real data with its dataset's recipe and keep it in the teacher store.
+
+    A stored teacher is replaced only with --force: the runs distilled from it record its sha256."""
+    from dfkd_bench.data import get_spec
     from dfkd_bench.engine.evaluate import headline
     from dfkd_bench.models import MODELS
     from dfkd_bench.progress import Reporter
     from dfkd_bench.teachers import TeacherStore, describe_score
-    from dfkd_bench.train import train_into_store
+    from dfkd_bench.train import recipe_for, train_into_store
 
     MODELS.get(model)
+    get_spec(dataset)
+    recipe_for(dataset, epochs)
+    _check_teachers(teachers, writable=True)
+    store = TeacherStore(teachers)
+    if (existing := store.existing(dataset, model)) and not force:
+        raise BadInput(f"{existing[0]} already holds a {model} teacher for {dataset}; pass --force to replace it")
     with Reporter() as reporter:
         record = train_into_store(
             model,
             dataset,
-            TeacherStore(teachers),
+            store,
             data_root,
             device,
             epochs,
@@ -278,6 +348,7 @@ def teacher_import(file, model, dataset, data_root, download, teachers, device) 
     from dfkd_bench.teachers import TeacherStore, describe_score
 
     MODELS.get(model)
+    _check_teachers(teachers, writable=True)
     store = TeacherStore(teachers)
     record = store.import_checkpoint(file, model, dataset, data_root, resolve_device(device), download)
     console.print(f"imported {dataset}/{model}: {describe_score(record)} (sha256 {record['sha256'][:12]})")
@@ -288,6 +359,8 @@ def teacher_import(file, model, dataset, data_root, download, teachers, device) 
 def teacher_list(teachers: Path | None) -> None:
     """Stored teachers with their measured accuracy."""
     from dfkd_bench.inspect import teachers_table
+
+    _check_teachers(teachers, writable=False)
 
     console.print(teachers_table(teachers))
 

@@ -20,6 +20,7 @@ import yaml
 from dfkd_bench.data import task_of
 from dfkd_bench.errors import BadInput, unknown
 from dfkd_bench.methods import METHODS, TrainConfig
+from dfkd_bench.validation import validate_section, validate_train
 
 CARD_KEYS = {
     "name",
@@ -204,6 +205,10 @@ def resolve(
             raise unknown(f"budget for card {card.name} on {dataset}", budget, budgets)
         _apply(cfg, _block_updates(budgets[budget]), fields, f"card {card.name} budget {budget}")
     _apply(cfg, overrides or {}, fields, "overrides")
+    where = f"{card.name} on {dataset}/{pair}"
+    cfg["train"] = validate_section(TrainConfig, cfg["train"], "train", where)
+    cfg["method"] = validate_section(params_cls, cfg["method"], "method", where)
+    validate_train(cfg["train"], where)
     try:
         TrainConfig(**cfg["train"])
         params_cls(**cfg["method"])

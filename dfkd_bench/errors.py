@@ -11,3 +11,9 @@ def unknown(kind: str, name: str, valid: Iterable[str]) -> BadInput:
     """An error naming the unknown value and every valid choice."""
     choices = ", ".join(sorted(valid))
     return BadInput(f"unknown {kind} '{name}'; valid choices: {choices}")
+
+
+def os_failure(err: OSError, doing: str, path: object) -> BadInput:
+    """A one-line error from a file-system failure: what was being done, to which path, and the system's reason
+    (e.g. 'cannot write x/grid.json: No space left on device'), instead of a traceback."""
+    return BadInput(f"cannot {doing} {path}: {err.strerror or err}")

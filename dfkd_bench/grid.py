@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dfkd_bench.config import all_cards, get_card, require_task_support, resolve
+from dfkd_bench.config import Card, all_cards, get_card, require_task_support, resolve
 from dfkd_bench.data import DATASETS, task_of
 from dfkd_bench.engine.spec import RunSpec
-from dfkd_bench.errors import BadInput, unknown
+from dfkd_bench.errors import BadInput, os_failure, unknown
 from dfkd_bench.methods import METHODS
 from dfkd_bench.methods.base import params_from_dict
 from dfkd_bench.models import MODELS
@@ -182,8 +182,10 @@ def parse_scale(text: str, dataset: str) -> int | None:
 def _cells(
     methods: list[str], pairs: list[str], datasets: list[str], scales: list[str], seeds: list[int], request: GridRequest
 ) -> tuple[list[RunSpec], list[str]]:
+    """The cells of one block, and notes for the user: combinations skipped (BN matching on a BN-free teacher) and
+    pairs the data set does not define, which run on the card's defaults where its per-pair values are missing."""
     specs: list[RunSpec] = []
-    skipped: list[str] = []
+    notes: list[str] = []
     for dataset in datasets:
         DATASETS.get(dataset)
         counts = [parse_scale(s, dataset) for s in scales or ["auto"]]
@@ -198,24 +200,41 @@ def _cells(
                     overrides["train.data_scale"] = scale
                 cfg = resolve(card, dataset, pair, overrides, request.budget)
                 if not _compatible(cls, cfg["method"], pair, dataset):
-                    skipped.append(f"{dataset}/{pair}/{method}")
+                    notes.append(
+                        f"skipping {dataset}/{pair}/{method}: it matches BatchNorm statistics and the teacher has "
+                        "no BatchNorm"
+                    )
                     break
+                if pair not in pairs_for(dataset):
+                    notes.append(_undefined_pair_note(card, dataset, pair, cfg))
                 specs.append(RunSpec(dataset, pair, method, seed, tuple(sorted(overrides.items())), request.budget))
-    return specs, list(dict.fromkeys(skipped))
+    return specs, list(dict.fromkeys(notes))
+
+
+def _undefined_pair_note(card: Card, dataset: str, pair: str, cfg: dict[str, Any]) -> str:
+    """Name the per-pair values a card sets for its defined pairs and the defaults this pair falls back to."""
+    blocks = [*card.pairs.values(), *((card.datasets.get(dataset) or {}).get("pairs") or {}).values()]
+    keys = sorted({f"{s}.{k}" for block in blocks for s in ("train", "method") for k in (block.get(s) or {})})
+    values = ", ".join(f"{k}={cfg[k.split('.')[0]][k.split('.')[1]]}" for k in keys)
+    fallback = f"; {card.name} has no per-pair values for it and uses its defaults {values}" if keys else ""
+    return f"note: {pair} is not a defined pair for {dataset} ({', '.join(pairs_for(dataset))}){fallback}"
 
 
 def expand(request: GridRequest) -> tuple[list[RunSpec], list[str]]:
     """Every dataset × pair × method × scale × seed cell (methods without a data scale run once, at their own),
-    and the skipped combinations (methods that match BN statistics on a pair whose teacher has no BatchNorm)."""
+    and notes for the user (skipped combinations, undefined pairs)."""
+    bad_seeds = [seed for seed in request.seeds if not 0 <= seed < 2**32]
+    if bad_seeds:
+        raise BadInput(f"bad seed(s) {', '.join(map(str, bad_seeds))}: a seed is an integer from 0 to 2**32 - 1")
     if request.preset is not None:
         return _expand_preset(request)
     methods = select_methods(request.methods)
-    specs, skipped = _cells(
+    specs, notes = _cells(
         methods, request.pairs, request.datasets or [DEFAULT_DATASET], request.scales, request.seeds, request
     )
-    if skipped and not specs:
-        raise BadInput(f"no runnable cell: {', '.join(skipped)} match BatchNorm statistics but the teacher has no BN")
-    return specs, skipped
+    if not specs:
+        raise BadInput(f"no runnable cell: {'; '.join(notes)}")
+    return specs, notes
 
 
 def _expand_preset(request: GridRequest) -> tuple[list[RunSpec], list[str]]:
@@ -233,14 +252,14 @@ def _expand_preset(request: GridRequest) -> tuple[list[RunSpec], list[str]]:
     if request.budget is None:
         request.budget = preset.budget
     specs: list[RunSpec] = []
-    skipped: list[str] = []
+    notes: list[str] = []
     for block in preset.blocks:
         seeds = request.seeds or list(preset.seeds)
         datasets = [d for d in block.datasets if not request.datasets or d in request.datasets]
         s, k = _cells(list(block.methods), list(block.pairs), datasets, list(block.scales), seeds, request)
         specs.extend(x for x in s if x not in specs)
-        skipped.extend(k)
-    return specs, list(dict.fromkeys(skipped))
+        notes.extend(k)
+    return specs, list(dict.fromkeys(notes))
 
 
 def _compatible(cls: type, method_values: dict[str, Any], pair: str, dataset: str) -> bool:
@@ -276,25 +295,69 @@ def _locked(out: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+GRID_FIELDS = {"dataset": str, "pair": str, "method": str, "seed": int, "overrides": list, "budget": (str, type(None))}
+
+
+def _unreadable(path: Path, why: str) -> BadInput:
+    """A grid file that cannot be read is never replaced (its indices are what workers and Slurm tasks run)."""
+    return BadInput(
+        f"{path} {why}; it is left as it is: restore it, or move it aside and rerun the `dfkd-bench run` "
+        "command(s) that made it (run directories are kept; cell indices may change)"
+    )
+
+
+def _checked_cell(path: Path, n: int, cell: Any) -> RunSpec:
+    if not isinstance(cell, dict):
+        raise _unreadable(path, f"has cell {n} that is not an object")
+    for key, kind in GRID_FIELDS.items():
+        if key not in cell:
+            raise _unreadable(path, f"has cell {n} without '{key}'")
+        if not isinstance(cell[key], kind) or isinstance(cell[key], bool):
+            raise _unreadable(path, f"has cell {n} whose '{key}' is {type(cell[key]).__name__}")
+    scalar = (str, int, float, bool, type(None))
+    if not all(
+        isinstance(o, list) and len(o) == 2 and isinstance(o[0], str) and isinstance(o[1], scalar)
+        for o in cell["overrides"]
+    ):
+        raise _unreadable(path, f"has cell {n} whose 'overrides' are not [key, scalar value] pairs")
+    return _from_json(cell)
+
+
 def load_grid(out: Path) -> list[RunSpec]:
-    """The cells recorded in `<out>/grid.json`, in index order (empty when there is none)."""
+    """The cells recorded in `<out>/grid.json`, in index order (empty when there is none); a file that is not a
+    grid (truncated, edited, unreadable) is a BadInput naming it and how to recover."""
     path = Path(out) / GRID_FILE
     if not path.exists():
         return []
-    return [_from_json(c) for c in json.loads(path.read_text())["cells"]]
+    try:
+        document = json.loads(path.read_bytes())
+    except OSError as err:
+        raise _unreadable(path, f"cannot be read ({err.strerror or err})") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise _unreadable(path, f"is not valid JSON (truncated?): {err}") from err
+    if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
+        raise _unreadable(path, "has no list of 'cells'")
+    return [_checked_cell(path, n, cell) for n, cell in enumerate(document["cells"])]
 
 
 def register(out: Path, specs: list[RunSpec]) -> list[int]:
-    """Add the cells not yet in the grid file (indices of existing cells never change); returns their indices."""
+    """Add the cells not yet in the grid file (indices of existing cells never change); returns their indices.
+
+    A grid file that cannot be read is refused, never overwritten; a folder or file that cannot be written (read
+    only, a file where the folder should be, a full disk) is a BadInput naming the path."""
     out = Path(out)
-    with _locked(out):
-        cells = load_grid(out)
-        index = {spec: i for i, spec in enumerate(cells)}
-        for spec in specs:
-            if spec not in index:
-                index[spec] = len(cells)
-                cells.append(spec)
-        atomic_write_json(out / GRID_FILE, {"version": 1, "cells": [_to_json(s) for s in cells]})
+    load_grid(out)  # an unreadable grid file is refused before even the lock file is made
+    try:
+        with _locked(out):
+            cells = load_grid(out)
+            index = {spec: i for i, spec in enumerate(cells)}
+            for spec in specs:
+                if spec not in index:
+                    index[spec] = len(cells)
+                    cells.append(spec)
+            atomic_write_json(out / GRID_FILE, {"version": 1, "cells": [_to_json(s) for s in cells]})
+    except OSError as err:
+        raise os_failure(err, "write the grid file", out / GRID_FILE) from err
     return [index[s] for s in specs]
 
 

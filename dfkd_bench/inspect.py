@@ -14,7 +14,7 @@ from dfkd_bench.errors import BadInput
 from dfkd_bench.methods import TrainConfig
 from dfkd_bench.models import MODELS, count_parameters, create_model, list_models
 from dfkd_bench.pairs import DATASET_PAIRS, split_pair
-from dfkd_bench.store import collect
+from dfkd_bench.store import collect, run_damage
 from dfkd_bench.teachers import TeacherStore, describe_score
 
 
@@ -128,32 +128,38 @@ def show_method(
 
 def status_tables(out: Path) -> tuple[list[Table], list[str]]:
     """Counts by state and every run's numbers; then one plain line per stale, failed or corrupt cell with its log
-    (plain so that paths stay whole for copy and paste). Stale: its runner died; `dfkd-bench run` resumes it."""
+    (plain so that paths stay whole for copy and paste), and one per done cell whose checkpoint or metrics are
+    missing or do not match (a done result alone is not a trustworthy run). Stale: its runner died;
+    `dfkd-bench run` resumes it."""
     from dfkd_bench.engine.spec import RunOptions
-    from dfkd_bench.grid import load_grid
+    from dfkd_bench.grid import GRID_FILE, load_grid
     from dfkd_bench.gridstate import cell_states, counts
 
     out = Path(out)
-    if not out.exists():
+    if not out.is_dir():
         raise BadInput(f"no results folder {out}; pass the --out of a `dfkd-bench run`")
+    if not (out / GRID_FILE).exists():
+        raise BadInput(f"no grid in {out} ({GRID_FILE} missing); pass the --out of a `dfkd-bench run`")
     cells = load_grid(out)
     frame = collect(out)
     tables: list[Table] = []
     notes: list[str] = []
-    if cells:
-        states = cell_states(cells, RunOptions(out=out), compare_config=False)
-        tally = Table(title=f"grid {out / 'grid.json'}: {len(states)} cells")
-        for state in ("state", "cells"):
-            tally.add_column(state)
-        for state, n in counts(states).items():
-            if n:
-                tally.add_row(state, str(n))
-        tables.append(tally)
-        for c in (c for c in states if c.state in ("stale", "failed", "corrupt")):
-            age = f", heartbeat {c.claim.age:.0f} s ago" if c.claim else ""
-            error = f": {(c.result or {}).get('error')}" if (c.result or {}).get("error") else ""
-            notes.append(f"{c.state} #{c.index} {c.spec.label} at epoch {c.epochs_done}/{c.epochs}{age}{error}")
-            notes.append(f"    log: {c.log}")
+    states = cell_states(cells, RunOptions(out=out), compare_config=False)
+    tally = Table(title=f"grid {out / GRID_FILE}: {len(states)} cells")
+    for state in ("state", "cells"):
+        tally.add_column(state)
+    for state, n in counts(states).items():
+        if n:
+            tally.add_row(state, str(n))
+    tables.append(tally)
+    for c in (c for c in states if c.state in ("stale", "failed", "corrupt")):
+        age = f", heartbeat {c.claim.age:.0f} s ago" if c.claim else ""
+        error = f": {(c.result or {}).get('error')}" if (c.result or {}).get("error") else ""
+        notes.append(f"{c.state} #{c.index} {c.spec.label} at epoch {c.epochs_done}/{c.epochs}{age}{error}")
+        notes.append(f"    log: {c.log}")
+    for c in (c for c in states if c.state == "done"):
+        if problems := run_damage(c.path):
+            notes.append(f"damaged #{c.index} {c.spec.label} (done): {'; '.join(problems)} in {c.path}")
     columns = ["dataset", "pair", "method", "data_scale", "seed", "status", "epochs_done", "best_top1", "last_top1"]
     if frame["best_miou"].notna().any():
         columns += ["best_miou", "last_miou"]

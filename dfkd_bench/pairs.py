@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dfkd_bench.data import task_of
+from dfkd_bench.data import get_spec, task_of
 from dfkd_bench.errors import BadInput
 from dfkd_bench.models import MODELS, list_models
 
@@ -46,13 +46,22 @@ def split_pair(pair: str, dataset: str | None = None) -> tuple[str, str]:
 
 
 def _check_family(pair: str, models: tuple[str, str], dataset: str) -> None:
-    """Segmenters only on segmentation data sets and classifiers only on classification ones."""
+    """Segmenters only on segmentation data sets and classifiers only on classification ones, and models built
+    for the data set's image channels (a 3-channel ResNet-34 teacher is not an MNIST model)."""
     dense = task_of(dataset) == "segmentation"
     wrong = [m for m in models if (MODELS.meta(m)["family"] == "segmentation") != dense]
     if wrong:
         kind = "segmentation models" if dense else "classifiers"
         raise BadInput(
             f"pair '{pair}' does not fit {dataset}, which needs {kind} ({', '.join(wrong)} is not); "
+            f"defined pairs: {', '.join(pairs_for(dataset))}"
+        )
+    channels = get_spec(dataset).in_channels
+    wrong = [m for m in models if MODELS.meta(m)["in_channels"] != channels]
+    if wrong:
+        raise BadInput(
+            f"pair '{pair}' does not fit {dataset}: {', '.join(wrong)} {'takes' if len(wrong) == 1 else 'take'} "
+            f"{MODELS.meta(wrong[0])['in_channels']}-channel images, {dataset} has {channels}; "
             f"defined pairs: {', '.join(pairs_for(dataset))}"
         )
 

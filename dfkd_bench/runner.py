@@ -15,6 +15,7 @@ from dfkd_bench.config import get_card
 from dfkd_bench.data import DATASETS
 from dfkd_bench.engine.evaluate import headline
 from dfkd_bench.engine.spec import RunOptions, RunSpec
+from dfkd_bench.envinfo import resolve_device
 from dfkd_bench.grid import DEFAULT_BUDGET, GridRequest, cell_at, expand, register
 from dfkd_bench.gridstate import cell_states, counts, estimate
 from dfkd_bench.launch import LAUNCHERS, LaunchSettings
@@ -78,7 +79,17 @@ def _train_teacher(dataset: str, model: str, store: TeacherStore, opts: RunOptio
 
 
 def results_table(results: list[dict[str, Any]]) -> Table:
-    table = Table(title="dfkd-bench results (top-1 %, or mIoU on segmentation; seconds)")
+    """One row per cell; the caption gives every failed cell's error, so no failure is only in a log file."""
+    failures = [
+        f"failed {r['dataset']}/{r['pair']}/{r['method']}/seed-{r['seed']}: {r.get('error') or 'see its log.txt'}"
+        for r in results
+        if r.get("status") == "failed"
+    ]
+    table = Table(
+        title="dfkd-bench results (top-1 %, or mIoU on segmentation; seconds)",
+        caption="\n".join(failures) or None,
+        caption_justify="left",
+    )
     for column in (
         "dataset",
         "pair",
@@ -172,15 +183,17 @@ def run_request(
     if request.is_default and request.budget is None:
         request.budget = DEFAULT_BUDGET
     launch = LAUNCHERS.get(launcher)
-    specs, skipped = expand(request)
+    specs, notes = expand(request)
     with Reporter() as reporter:
-        for label in skipped:
-            reporter.message(f"skipping {label}: it matches BatchNorm statistics and the teacher has no BatchNorm")
+        for note in notes:
+            reporter.message(note)
         if dry_run:
+            resolve_device(opts.device)
             if calibrate:
                 check_data(specs, opts)
                 ensure_teachers(specs, opts, reporter)
             return Outcome(table=dry_run_table(specs, opts, calibrate))
+        resolve_device(opts.device)
         check_data(specs, opts)
         ensure_teachers(specs, opts, reporter)
         indices = register(opts.out, specs)

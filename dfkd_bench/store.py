@@ -14,6 +14,8 @@ import pandas as pd
 import torch
 import yaml
 
+from dfkd_bench.errors import BadInput
+
 RESULT = "result.json"
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -21,18 +23,37 @@ ENV = "env.json"
 LOG = "log.txt"
 CHECKPOINT = Path("ckpt") / "last.pt"
 CHECKPOINT_DIGEST = Path("ckpt") / "last.pt.sha256"
+PROC_STATUS = Path("/proc/self/status")
 
 
 class CorruptRecord(Exception):
     """A result or checkpoint file that exists but cannot be trusted (truncated, edited, bit-rotted)."""
 
 
+def current_umask() -> int:
+    """The process umask. Linux reports it in /proc/self/status; elsewhere os.umask() must set it to read it,
+    which a thread creating a file at that moment (the claim heartbeat) would see, so that is only the fallback."""
+    try:
+        for line in PROC_STATUS.read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file."""
+    """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file.
+
+    mkstemp creates the file 0600 whatever the umask; it gets the mode open() would give (0666 less the umask) so
+    that results, grids and teachers stay readable by whoever the user shares them with."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~current_umask())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -40,6 +61,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def require_folder(path: Path, option: str, writable: bool) -> None:
+    """BadInput unless `path` is a folder (or can be made one) and, with `writable`, this process may write there.
+
+    Commands check their folders before they write anything, so that a file given as a folder or a read-only
+    place is a one-line error instead of a traceback after a teacher was trained or half a grid recorded."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == path else f" ({existing} is a file)"
+        raise BadInput(f"{option} {path} is not a folder{where}; give a folder path")
+    if writable and not os.access(existing, os.W_OK | os.X_OK):
+        raise BadInput(f"{option} {path} is not writable ({existing} refuses new files); give a folder you can write")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -81,6 +118,30 @@ def load_checkpoint(run: Path, map_location: Any = None) -> dict[str, Any] | Non
         return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as err:
         raise CorruptRecord(f"{path}: {err}") from err
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_damage(run: Path) -> list[str]:
+    """What is missing or wrong in a finished run besides its result.json (which read_result verifies): its
+    checkpoint against the digest next to it (hashed, not unpickled) and its per-epoch metrics."""
+    problems = []
+    checkpoint, digest = run / CHECKPOINT, run / CHECKPOINT_DIGEST
+    if not checkpoint.is_file():
+        problems.append(f"{CHECKPOINT} missing")
+    elif not digest.is_file():
+        problems.append(f"{CHECKPOINT_DIGEST} missing")
+    elif digest.read_bytes().strip() != _file_digest(checkpoint).encode():
+        problems.append(f"{CHECKPOINT} does not match {CHECKPOINT_DIGEST.name}")
+    if not (run / METRICS).is_file():
+        problems.append(f"{METRICS} missing")
+    return problems
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

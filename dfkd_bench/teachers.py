@@ -71,6 +71,10 @@ class TeacherStore:
         ckpt, meta = self._paths(dataset, model)
         return ckpt.exists() and meta.exists()
 
+    def existing(self, dataset: str, model: str) -> list[Path]:
+        """The stored files a new save of this teacher would replace (checkpoint, record), for refusing that."""
+        return [p for p in self._paths(dataset, model) if p.exists()]
+
     def record(self, dataset: str, model: str) -> dict[str, Any] | None:
         return read_json(self._paths(dataset, model)[1])
 

@@ -18,7 +18,7 @@ from dfkd_bench.engine.evaluate import EvalResult, evaluate_split
 from dfkd_bench.engine.rng import seed_everything
 from dfkd_bench.engine.segmentation_metrics import SegEvalResult
 from dfkd_bench.envinfo import device_name, resolve_device
-from dfkd_bench.errors import unknown
+from dfkd_bench.errors import BadInput, unknown
 from dfkd_bench.methods.losses import supervised_ce
 from dfkd_bench.models import create_model
 from dfkd_bench.teachers import TeacherStore, score_record
@@ -87,10 +87,13 @@ DATASET_RECIPE = {
 
 
 def recipe_for(dataset: str, epochs: int | None = None) -> Recipe:
+    """The dataset's recipe, with `epochs` instead of its own when given (0 or fewer is refused, not ignored)."""
     if dataset not in DATASET_RECIPE:
         raise unknown("dataset with a training recipe", dataset, DATASET_RECIPE)
+    if epochs is not None and epochs < 1:
+        raise BadInput(f"epochs must be a positive integer, got {epochs}")
     recipe = RECIPES[DATASET_RECIPE[dataset]]
-    return dataclasses.replace(recipe, epochs=epochs) if epochs else recipe
+    return recipe if epochs is None else dataclasses.replace(recipe, epochs=epochs)
 
 
 def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:

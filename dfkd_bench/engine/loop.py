@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import torch
 
 from dfkd_bench.config import config_hash, get_card, require_task_support, resolve
+from dfkd_bench.data import task_of
 from dfkd_bench.engine.cell import Cell, now
 from dfkd_bench.engine.spec import RunOptions, RunSpec
 from dfkd_bench.envinfo import device_name, environment
@@ -42,6 +43,11 @@ class EpochObserver(Protocol):
 
 class CellAbandoned(BaseException):
     """Raised by an observer when this process must stop a cell without writing to it (its claim was taken)."""
+
+
+class CellBuildError(Exception):
+    """A cell that could not be built after its directory was made; it is recorded as failed, so it is a cell's
+    failure (exit 1), not bad input (exit 2), even when the cause was a BadInput such as a damaged teacher."""
 
 
 def resolve_run(spec: RunSpec, opts: RunOptions) -> tuple[dict[str, Any], str, Path]:
@@ -107,8 +113,13 @@ def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = No
         elif previous.get("status") == "failed" and not opts.retry_failed:
             return previous
     path.mkdir(parents=True, exist_ok=True)
-    cell = Cell(spec, opts, config, digest, path)
     atomic_write_yaml(path / CONFIG, {"config_hash": digest, **config})
+    try:
+        cell = Cell(spec, opts, config, digest, path)
+    except Exception as err:  # a teacher that will not load, a value torch refuses: recorded, never silent
+        write_result(path, _failed_before_start(config, digest, err))
+        _log(path, "failed before the first epoch:\n" + traceback.format_exc())
+        raise CellBuildError(f"{type(err).__name__}: {err}") from err
     if not (path / ENV).exists():
         atomic_write_json(path / ENV, environment(cell.device))
     state = _load_verified_checkpoint(path, cell.device)
@@ -140,6 +151,27 @@ def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = No
     best, last = result[f"best_{result['metric']}"], result[f"last_{result['metric']}"]
     _log(path, f"done: best {result['metric']} {best:.4g} last {last:.4g} total {result['times']}")
     return result
+
+
+def _failed_before_start(config: dict[str, Any], digest: str, err: Exception) -> dict[str, Any]:
+    """The record of a cell that failed while it was being built: who it is, its config hash and the error."""
+    run = config["run"]
+    return {
+        "status": "failed",
+        "error": f"{type(err).__name__}: {err}",
+        "dataset": run["dataset"],
+        "pair": run["pair"],
+        "method": run["method"],
+        "algorithm": run["algorithm"],
+        "seed": run["seed"],
+        "config_hash": digest,
+        "epochs": config["train"]["epochs"],
+        "epochs_done": 0,
+        "metric": "miou" if task_of(run["dataset"]) == "segmentation" else "top1",
+        "data_scale_setting": config["train"]["data_scale"],
+        "times": {},
+        "heartbeat": now(),
+    }
 
 
 def _worker() -> str:

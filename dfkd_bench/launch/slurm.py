@@ -4,6 +4,7 @@ submitit is the `slurm` extra. Its `local` and `debug` executors run the same co
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,24 @@ class CellTask:
         return submitit.helpers.DelayedSubmission(CellTask(self.opts), index)
 
 
+def check_cluster(cluster: str | None) -> None:
+    """Refuse a cluster that cannot run the array here: without `sbatch` on PATH submitit's default (and even
+    'slurm') quietly runs every task on this machine, so that is only done when asked for (local, debug)."""
+    if cluster not in (None, *CLUSTERS):
+        raise BadInput(f"unknown submitit cluster '{cluster}'; valid choices: {', '.join(CLUSTERS)}")
+    if cluster in (None, "slurm") and shutil.which("sbatch") is None:
+        raise BadInput(
+            "--launcher slurm needs Slurm's sbatch on PATH and it is not there; to run the array on this machine "
+            "pass --slurm-cluster local (subprocesses) or --slurm-cluster debug (this process)"
+        )
+
+
 def _executor(settings: LaunchSettings, folder: Path) -> Any:
     try:
         import submitit
     except ImportError as err:
         raise BadInput("the slurm launcher needs submitit: pip install 'dfkd-bench[slurm]'") from err
-    if settings.slurm_cluster not in (None, *CLUSTERS):
-        raise BadInput(f"unknown submitit cluster '{settings.slurm_cluster}'; valid choices: {', '.join(CLUSTERS)}")
+    check_cluster(settings.slurm_cluster)
     executor = submitit.AutoExecutor(folder=folder, cluster=settings.slurm_cluster)
     executor.update_parameters(
         name="dfkd-bench",

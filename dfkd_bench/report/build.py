@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ from dfkd_bench.report.paper_tables import (
 )
 from dfkd_bench.report.render import render_latex, render_markdown
 from dfkd_bench.report.tables import aggregate, harness_sections, markdown_table, scale_key
+from dfkd_bench.report.time_shares import time_shares_markdown
 from dfkd_bench.store import atomic_write_text, collect, run_dir
 
 FORMATS = ("md", "tex", "csv")
@@ -44,11 +46,54 @@ def _resolve(runs: Path, row: pd.Series) -> str:
     return str(recorded)
 
 
-def load_summary(runs: Path) -> pd.DataFrame:
-    """`<runs>/summary.csv`, or the run directories collected afresh when there is none."""
+def _agrees(recorded: pd.DataFrame, fresh: pd.DataFrame, runs: Path) -> bool:
+    """Whether summary.csv says what the run directories say: the same rows and values, and run directories that
+    exist and are the same folders (a summary written from another cwd names them differently)."""
+    if list(recorded.columns) != list(fresh.columns) or len(recorded) != len(fresh):
+        return False
+    values = [c for c in fresh.columns if c != "run_dir"]
+    if not recorded[values].equals(fresh[values]):
+        return False
+    where = [[_where(runs, text) for text in f["run_dir"]] for f in (recorded, fresh)]
+    return where[0] == where[1]
+
+
+def _where(runs: Path, recorded: object) -> Path | None:
+    """The folder a recorded run_dir names, as written (absolute or cwd-relative) or relative to `runs`."""
+    for candidate in (Path(str(recorded)), runs / str(recorded)):
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def load_summary(runs: Path, notify: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """`<runs>/summary.csv` once checked against the run directories; when it disagrees with them (truncated,
+    stale, edited) it is rebuilt from their result.json files and `notify` is told. A summary.csv whose runs hold
+    no verified result (a summary kept without its runs) is used as it is; no summary.csv: the runs collected."""
     runs = Path(runs)
     path = runs / "summary.csv"
-    frame = pd.read_csv(path) if path.exists() else collect(runs)
+    collected = collect(runs)
+    frame = collected
+    if path.exists():
+        try:
+            recorded = pd.read_csv(path)
+        except ValueError:  # empty, truncated inside a quoted field, not text
+            recorded = None
+        text = collected.to_csv(index=False)
+        fresh = pd.read_csv(io.StringIO(text))  # typed as the file is read back
+        frame = recorded if recorded is not None else fresh
+        if recorded is None and collected.empty:
+            raise BadInput(f"{path} cannot be read as CSV and {runs} holds no run directories to rebuild it from")
+        verified = bool((collected["status"] != "corrupt").any())
+        if recorded is None or (verified and not _agrees(recorded, fresh, runs)):
+            frame = fresh
+            try:
+                atomic_write_text(path, text)
+                said = "rebuilt it from their result.json files"
+            except OSError as err:
+                said = f"using their result.json files (could not rewrite it: {err.strerror or err})"
+            if notify is not None:
+                notify(f"{path} did not match the run directories under {runs}; {said}")
     if not frame.empty:
         frame["run_dir"] = [_resolve(runs, row) for _, row in frame.iterrows()]
     return frame
@@ -77,7 +122,8 @@ def _report_markdown(
     ]
     for key, cells in tables.items():
         lines.append(render_markdown(cells, TABLES[key]))
-    lines += ["## The paper's claims, tested", "", claims_markdown(claims), "## Figures", ""]
+    lines += ["## The paper's claims, tested", "", claims_markdown(claims), *time_shares_markdown(frame)]
+    lines += ["## Figures", ""]
     for path in figures:
         lines += [f"![{path.stem}]({path.name})", "", FIGURE_NOTES.get(path.name, ""), ""]
     table = aggregate(frame)
@@ -105,12 +151,14 @@ def write_report(
     accuracy: Accuracy = "best",
     time: Time = "total",
     note: str | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Write report.md (tables, claims tested, figure links, harness notes) and the figures, tables.tex, tables.csv
     and claims.csv as asked.
 
     `note` is a paragraph under the title saying which budget or regime the runs are in (a report's numbers mean
-    little without it). Returns the written paths. Partial grids render with missing cells marked; nothing here
+    little without it). `notify` hears about a summary.csv rebuilt from the run directories. Returns the written
+    paths. Partial grids render with missing cells marked; nothing here
     runs a model.
     """
     _check("format", formats, FORMATS)
@@ -118,7 +166,7 @@ def write_report(
     _check("accuracy", [accuracy], ("best", "last"))
     _check("time", [time], ("total", "synthesis"))
     runs, out_dir = Path(runs), Path(out_dir)
-    frame = load_summary(runs)
+    frame = load_summary(runs, notify)
     if frame.empty:
         raise BadInput(f"no runs under {runs} (no summary.csv and no run directories)")
     tables = paper_tables(frame, compare, accuracy, time)
