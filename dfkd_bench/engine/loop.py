@@ -132,10 +132,11 @@ def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = No
     try:
         while cell.epoch < cell.train.epochs:
             record = cell.run_epoch()
-            if observer is not None:  # first, so that a runner whose claim was taken over writes nothing
-                observer.epoch_done(spec, record, cell.train.epochs)
+            _before_save(observer, spec)
             cell.save_progress("running")
             _log(path, _epoch_line(record))
+            if observer is not None:
+                observer.epoch_done(spec, record, cell.train.epochs)
     except CellAbandoned:
         _log(path, f"abandoned by {_worker()}: another worker took over this cell")
         raise
@@ -151,6 +152,14 @@ def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = No
     best, last = result[f"best_{result['metric']}"], result[f"last_{result['metric']}"]
     _log(path, f"done: best {result['metric']} {best:.4g} last {last:.4g} total {result['times']}")
     return result
+
+
+def _before_save(observer: EpochObserver | None, spec: RunSpec) -> None:
+    """Give an observer that guards the cell (a claim) the chance to stop it before this epoch is written: a runner
+    whose claim was taken over must not overwrite the new owner's checkpoint."""
+    check = getattr(observer, "before_save", None)
+    if check is not None:
+        check(spec)
 
 
 def _failed_before_start(config: dict[str, Any], digest: str, err: Exception) -> dict[str, Any]:

@@ -15,15 +15,17 @@ HELD = "held"
 
 
 class _ClaimGuard:
-    """Stops the cell at the epoch boundary, before it writes anything, when another worker has taken its claim
+    """Stops the cell at the epoch boundary, before it writes the epoch, when another worker has taken its claim
     over (seen by the heartbeat thread or on disk now)."""
 
     def __init__(self, claim: Claim, inner: EpochObserver | None) -> None:
         self.claim, self.inner = claim, inner
 
-    def epoch_done(self, spec: RunSpec, record: dict[str, Any], epochs: int) -> None:
+    def before_save(self, spec: RunSpec) -> None:
         if self.claim.lost.is_set() or not self.claim.still_held():
             raise CellAbandoned(spec.label)
+
+    def epoch_done(self, spec: RunSpec, record: dict[str, Any], epochs: int) -> None:
         if self.inner is not None:
             self.inner.epoch_done(spec, record, epochs)
 
