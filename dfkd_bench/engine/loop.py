@@ -112,6 +112,9 @@ def run_one(spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = No
             _set_aside(path)
         elif previous.get("status") == "failed" and not opts.retry_failed:
             return previous
+    run = config["run"]
+    if run["teacher_sha256"] is None and METHODS.get(run["algorithm"]).uses_teacher:
+        raise TeacherStore(opts.teachers).missing(spec.dataset, run["teacher"])  # bad input: nothing written yet
     path.mkdir(parents=True, exist_ok=True)
     atomic_write_yaml(path / CONFIG, {"config_hash": digest, **config})
     try:
