@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dfkd_bench.store import atomic_write_json
+from dfkd_bench.store import atomic_write_json, create_complete
 
 CLAIMS = ".claims"
 HEARTBEAT_S = float(os.environ.get("DFKD_BENCH_HEARTBEAT_S", "15"))
@@ -101,23 +101,6 @@ def _unreadable(path: Path, number: int) -> ClaimInfo:
     return ClaimInfo(number, "", -1, "", modified)
 
 
-def _create_complete(path: Path, record: dict[str, Any]) -> bool:
-    """Create `path` holding `record`, or return False when it exists. Written to a temporary file first and
-    hard-linked into place: O_EXCL alone would let a reader see the file between its creation and its write."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "w") as f:
-            json.dump(record, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.link(temporary, path)
-    except FileExistsError:
-        return False
-    finally:
-        temporary.unlink(missing_ok=True)
-    return True
-
-
 class Claim:
     """A held claim with a heartbeat thread; use `try_acquire` and then as a context manager."""
 
@@ -141,7 +124,7 @@ class Claim:
         if holder is not None and not holder.is_stale(self.stale_after_s):
             return False
         number = 0 if holder is None else holder.number + 1
-        if not _create_complete(self.folder / f"claim.{number}", self._record()):
+        if not create_complete(self.folder / f"claim.{number}", json.dumps(self._record()).encode()):
             return False
         self.number = number
         return True

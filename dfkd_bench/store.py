@@ -44,11 +44,10 @@ def current_umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file.
-
-    mkstemp creates the file 0600 whatever the umask; it gets the mode open() would give (0666 less the umask) so
-    that results, grids and teachers stay readable by whoever the user shares them with."""
+def _write_temporary(path: Path, data: bytes) -> Path:
+    """`data` in a fsynced temporary file beside `path`, with the mode open() would give (0666 less the umask):
+    mkstemp creates it 0600, and results, grids, claims and teachers must stay readable by whoever they are shared
+    with."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -57,10 +56,34 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file."""
+    tmp = _write_temporary(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def create_complete(path: Path, data: bytes) -> bool:
+    """Create `path` holding `data`, or return False when it exists. The temporary file is hard-linked into place,
+    and a link never replaces a file: exactly one of many concurrent creators wins, and no reader ever sees the
+    file empty or half-written (O_EXCL followed by a write would show it empty for a moment)."""
+    tmp = _write_temporary(path, data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
 
 
 def require_folder(path: Path, option: str, writable: bool) -> None:

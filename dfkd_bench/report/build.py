@@ -37,13 +37,20 @@ FIGURE_NOTES = {
 def _resolve(runs: Path, row: pd.Series) -> str:
     """The run directory as recorded if it exists (absolute, or relative to the cwd or to `runs`), else rebuilt
     from the row's identity under `runs`: a summary.csv written elsewhere still finds its runs."""
-    recorded = Path(str(row["run_dir"]))
+    found = _recorded_folder(runs, row["run_dir"])
+    if found is not None:
+        return str(found)
     setting = None if scale_key(row["data_scale_setting"]) == "auto" else int(float(row["data_scale_setting"]))
     rebuilt = run_dir(runs, row["dataset"], row["pair"], row["method"], setting, int(row["seed"]))
-    for candidate in (recorded, runs / recorded, rebuilt):
+    return str(rebuilt if rebuilt.is_dir() else Path(str(row["run_dir"])))
+
+
+def _recorded_folder(runs: Path, recorded: object) -> Path | None:
+    """The folder a recorded run_dir names, as written (absolute or cwd-relative) or relative to `runs`."""
+    for candidate in (Path(str(recorded)), runs / str(recorded)):
         if candidate.is_dir():
-            return str(candidate)
-    return str(recorded)
+            return candidate
+    return None
 
 
 def _agrees(recorded: pd.DataFrame, fresh: pd.DataFrame, runs: Path) -> bool:
@@ -54,16 +61,13 @@ def _agrees(recorded: pd.DataFrame, fresh: pd.DataFrame, runs: Path) -> bool:
     values = [c for c in fresh.columns if c != "run_dir"]
     if not recorded[values].equals(fresh[values]):
         return False
-    where = [[_where(runs, text) for text in f["run_dir"]] for f in (recorded, fresh)]
+    where = [[_folder_id(runs, text) for text in f["run_dir"]] for f in (recorded, fresh)]
     return where[0] == where[1]
 
 
-def _where(runs: Path, recorded: object) -> Path | None:
-    """The folder a recorded run_dir names, as written (absolute or cwd-relative) or relative to `runs`."""
-    for candidate in (Path(str(recorded)), runs / str(recorded)):
-        if candidate.is_dir():
-            return candidate.resolve()
-    return None
+def _folder_id(runs: Path, recorded: object) -> Path | None:
+    found = _recorded_folder(runs, recorded)
+    return None if found is None else found.resolve()
 
 
 def load_summary(runs: Path, notify: Callable[[str], None] | None = None) -> pd.DataFrame:
