@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dfkd_bench.store import atomic_write_json, create_complete
+from dfkd_bench.files import atomic_write_json, create_complete
 
 CLAIMS = ".claims"
 HEARTBEAT_S = float(os.environ.get("DFKD_BENCH_HEARTBEAT_S", "15"))

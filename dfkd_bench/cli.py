@@ -1,4 +1,4 @@
-"""Command line: parse and call; the logic lives in runner, inspect, train and teachers."""
+"""Command line: parse and call; the logic lives in runner, overview, train and teachers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from dfkd_bench.errors import BadInput
+from dfkd_bench.engine.spec import RunOptions
+from dfkd_bench.errors import EXIT_BAD_INPUT, EXIT_HELD, BadInput
 
 console = Console() if sys.stdout.isatty() else Console(width=160)
 
@@ -46,7 +47,7 @@ def with_run_options(func):
 class BadInputExit(click.ClickException):
     """A one-line `error: ...` on stderr and exit code 2, for bad input, usage and file-system errors alike."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
     def show(self, file=None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
@@ -91,7 +92,7 @@ class Group(click.Group):
 
 
 def _check_out(out: Path, writable: bool) -> None:
-    from dfkd_bench.store import require_folder
+    from dfkd_bench.files import require_folder
 
     require_folder(out, "--out", writable)
 
@@ -99,7 +100,7 @@ def _check_out(out: Path, writable: bool) -> None:
 def _check_teachers(teachers: Path | None, writable: bool) -> None:
     """The teacher store (--teachers, else DFKD_BENCH_TEACHERS or results/teachers) must be a folder, and one this
     process can write where the command saves a teacher."""
-    from dfkd_bench.store import require_folder
+    from dfkd_bench.files import require_folder
     from dfkd_bench.teachers import TeacherStore
 
     require_folder(TeacherStore(teachers).root, "--teachers" if teachers else "the teacher store", writable)
@@ -110,10 +111,9 @@ def cli() -> None:
     """dfkd-bench: data-free knowledge distillation benchmark harness."""
 
 
-def _options(out, data_root, download, teachers, device, force, retry_failed):
-    from dfkd_bench.engine.spec import RunOptions
-
-    return RunOptions(out, data_root, download, teachers, device, force, retry_failed)
+def _options(**options) -> RunOptions:
+    """RunOptions from the shared run options, by keyword (two neighbouring flags can never swap)."""
+    return RunOptions(**options)
 
 
 @cli.command()
@@ -142,9 +142,10 @@ def run(methods, pairs, datasets, scales, seeds, preset, budget, dry_run, calibr
     from dfkd_bench.launch import LaunchSettings
     from dfkd_bench.runner import run_request
 
-    request = GridRequest(_csv(methods), _csv(pairs), _csv(datasets), _csv(scales), _ints(seeds, "--seeds"))
-    request.budget, request.preset = budget, preset
-    request.overrides = parse_assignments(kw.pop("assignments"))
+    overrides = parse_assignments(kw.pop("assignments"))
+    request = GridRequest(
+        _csv(methods), _csv(pairs), _csv(datasets), _csv(scales), _ints(seeds, "--seeds"), overrides, budget, preset
+    )
     settings = LaunchSettings(
         gpus=_csv(gpus) or None,
         workers=workers,
@@ -183,9 +184,8 @@ def run_one_command(index, method, pair, dataset, scale, seed, budget, **kw) -> 
 
     Exit 0 when the cell is done, 1 when it failed, 75 when another worker holds it, 2 for bad input."""
     from dfkd_bench.config import parse_assignments
-    from dfkd_bench.grid import GridRequest, expand, register
-    from dfkd_bench.launch.local import EXIT_HELD
-    from dfkd_bench.runner import run_index
+    from dfkd_bench.grid import GridRequest
+    from dfkd_bench.runner import run_described, run_index
 
     overrides = parse_assignments(kw.pop("assignments"))
     opts = _options(**kw)
@@ -196,11 +196,11 @@ def run_one_command(index, method, pair, dataset, scale, seed, budget, **kw) -> 
         if method is None:
             raise BadInput("run-one needs --index I (a cell of <out>/grid.json) or --method NAME")
         request = GridRequest([method], _csv(pair), [dataset], _csv(scale), [seed], overrides, budget)
-        specs, _ = expand(request)
-        index = register(opts.out, specs[:1])[0]
+        status = run_described(request, opts)
     elif overrides or method:
         raise BadInput("--index runs the recorded cell as it is; drop --method/--set or leave out --index")
-    status = run_index(index, opts)
+    else:
+        status = run_index(index, opts)
     sys.exit({"done": 0, "held": EXIT_HELD}.get(status, 1))
 
 
@@ -210,17 +210,17 @@ def run_one_command(index, method, pair, dataset, scale, seed, budget, **kw) -> 
 @click.option("--teachers", type=click.Path(path_type=Path), default=None)
 def list_command(what: str, pattern: str, teachers: Path | None) -> None:
     """List registered models, method cards, datasets, pairs or stored teachers (wildcards allowed)."""
-    from dfkd_bench import inspect
+    from dfkd_bench import overview
 
     if what == "teachers":
         _check_teachers(teachers, writable=False)
 
     tables = {
-        "models": lambda: inspect.models_table(pattern),
-        "methods": lambda: inspect.methods_table(pattern),
-        "datasets": inspect.datasets_table,
-        "pairs": inspect.pairs_table,
-        "teachers": lambda: inspect.teachers_table(teachers),
+        "models": lambda: overview.models_table(pattern),
+        "methods": lambda: overview.methods_table(pattern),
+        "datasets": overview.datasets_table,
+        "pairs": overview.pairs_table,
+        "teachers": lambda: overview.teachers_table(teachers),
     }
     console.print(tables[what]())
 
@@ -242,7 +242,7 @@ def show_method(
 ) -> None:
     """The method card resolved for one cell, its KD steps per epoch, and its deviations from the reference."""
     from dfkd_bench.config import parse_assignments
-    from dfkd_bench.inspect import show_method as render
+    from dfkd_bench.overview import show_method as render
     from dfkd_bench.pairs import pairs_for
 
     pair = pair or (pairs_for(dataset) or ("",))[0]
@@ -253,7 +253,7 @@ def show_method(
 @click.argument("out", type=click.Path(path_type=Path), default=Path("results/runs"))
 def status(out: Path) -> None:
     """Cells of the grid in OUT by state, stale and failed cells with their logs, and every run's numbers."""
-    from dfkd_bench.inspect import status_tables
+    from dfkd_bench.overview import status_tables
 
     tables, notes = status_tables(out)
     for table in tables:
@@ -274,8 +274,8 @@ def report(
     runs: Path, out: Path | None, formats: str, compare: str, accuracy: str, time_kind: str, note: str | None
 ) -> None:
     """The paper's Tables 1-4 and Figures 1, 2, 4 from the runs under RUNS, next to the published numbers."""
+    from dfkd_bench.files import require_folder
     from dfkd_bench.report.build import write_report
-    from dfkd_bench.store import require_folder
 
     target = out or Path("reports") / runs.resolve().name
     require_folder(target, "--out", writable=True)
@@ -309,8 +309,7 @@ def train(model, dataset, epochs, seed, data_root, download, teachers, device, f
     recipe_for(dataset, epochs)
     _check_teachers(teachers, writable=True)
     store = TeacherStore(teachers)
-    if (existing := store.existing(dataset, model)) and not force:
-        raise BadInput(f"{existing[0]} already holds a {model} teacher for {dataset}; pass --force to replace it")
+    store.refuse_replacing(dataset, model, force)
     with Reporter() as reporter:
         record = train_into_store(
             model,
@@ -341,16 +340,19 @@ def teacher() -> None:
 @click.option("--download", is_flag=True, help="download a missing data set into --data-root")
 @click.option("--teachers", type=click.Path(path_type=Path), default=None)
 @click.option("--device", default="auto", show_default=True)
-def teacher_import(file, model, dataset, data_root, download, teachers, device) -> None:
+@click.option("--force", is_flag=True, help="replace a teacher already in the store")
+def teacher_import(file, model, dataset, data_root, download, teachers, device, force) -> None:
     """Import a reference checkpoint (<dataset>_<arch>.pth with key state_dict), check keys, measure it."""
     from dfkd_bench.envinfo import resolve_device
     from dfkd_bench.models import MODELS
     from dfkd_bench.teachers import TeacherStore, describe_score
+    from dfkd_bench.train import import_teacher
 
     MODELS.get(model)
     _check_teachers(teachers, writable=True)
     store = TeacherStore(teachers)
-    record = store.import_checkpoint(file, model, dataset, data_root, resolve_device(device), download)
+    store.refuse_replacing(dataset, model, force)
+    record = import_teacher(store, file, model, dataset, data_root, resolve_device(device), download)
     console.print(f"imported {dataset}/{model}: {describe_score(record)} (sha256 {record['sha256'][:12]})")
 
 
@@ -358,7 +360,7 @@ def teacher_import(file, model, dataset, data_root, download, teachers, device) 
 @click.option("--teachers", type=click.Path(path_type=Path), default=None)
 def teacher_list(teachers: Path | None) -> None:
     """Stored teachers with their measured accuracy."""
-    from dfkd_bench.inspect import teachers_table
+    from dfkd_bench.overview import teachers_table
 
     _check_teachers(teachers, writable=False)
 

@@ -2,6 +2,14 @@
 
 Precedence: code defaults < card < card's dataset block < card's pair block < grid overrides < --set k=v.
 Unknown keys are errors; the resolved config is saved and hashed in every run directory.
+
+Cards inherit instead of copying, so that a value shared by several presets is written (and corrected) once:
+- a card may say `extends: other` (a variant or ablation: the other card deep-merged with its own keys);
+- a card file whose name starts with `_` (e.g. `_fast.yaml`) is abstract: it only serves `extends:`, holding what
+  a family of cards shares, and is never a method (not listed, not selectable, not runnable);
+- a card's `extra_deviations` are appended to the deviations it inherits (its own `deviations` replace them);
+- a dataset block may say `extends: other_block` (e.g. fashion_mnist on mnist's CPU budget): the named block of
+  the same card deep-merged with its own keys.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import yaml
 
 from dfkd_bench.data import task_of
 from dfkd_bench.errors import BadInput, unknown
-from dfkd_bench.methods import METHODS, TrainConfig
+from dfkd_bench.methods import METHODS, Method, TrainConfig
 from dfkd_bench.validation import validate_section, validate_train
 
 CARD_KEYS = {
@@ -34,9 +42,20 @@ CARD_KEYS = {
     "pairs",
     "deviations",
     "default_run",
+    "label",
+    "tables",
+    "segmentation",
 }
 REQUIRED_KEYS = {"name", "algorithm", "paper", "reference", "summary", "deviations"}
+# Keys that say where a card's values come from; they are consumed while loading and never reach a Card.
+INHERIT_KEYS = {"extends", "extra_deviations"}
 BLOCK_KEYS = {"source", "train", "method", "pairs", "budgets"}
+# The paper's tables a card can place itself in (`tables: {table2: 9}`: row 9 of Table 2); the report and the
+# table presets list a table's methods from the cards. An inherited entry set to null is removed.
+PAPER_TABLES = ("table1", "table2", "table3", "table4")
+# A card file named `_*.yaml` is abstract: a parent for `extends:` only. No method name starts with `_`, and the
+# file name alone says it, so `ls methods/` shows which files are methods.
+ABSTRACT_PREFIX = "_"
 
 
 @dataclass(frozen=True)
@@ -54,10 +73,29 @@ class Card:
     pairs: dict[str, dict[str, Any]] = field(default_factory=dict)
     deviations: list[str] = field(default_factory=list)
     default_run: bool = True
+    label: str | None = None
+    tables: dict[str, int] = field(default_factory=dict)
+    segmentation: bool = False
+
+    @property
+    def method_class(self) -> type[Method]:
+        """The registered Method subclass this card configures."""
+        return METHODS.get(self.algorithm)
 
     @property
     def data_free(self) -> bool:
-        return METHODS.get(self.algorithm).data_free
+        return self.method_class.data_free
+
+    @property
+    def display_name(self) -> str:
+        """How tables, figures and claims name the method ('SSD-KD'); the card name when it gives no label."""
+        return self.label or self.name
+
+    @property
+    def supports_segmentation(self) -> bool:
+        """A card runs on NYUv2 only when it says so (`segmentation: true`, a claim the segmentation tests run
+        for every such card) and its algorithm has a dense version."""
+        return self.segmentation and self.method_class.supports_segmentation
 
 
 def cards_dir() -> Path:
@@ -85,15 +123,54 @@ def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 def _expand(raws: dict[str, dict[str, Any]], name: str, chain: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A card with `extends: parent` is the parent card deep-merged with its own keys (variants, ablations)."""
+    """A card with `extends: parent` is the parent card deep-merged with its own keys (variants, ablations, and
+    the members of a family that share an abstract `_` card).
+
+    Lists are replaced, so a card that gives `deviations` replaces the inherited ones; `extra_deviations` appends
+    to them instead, so that a card adding one deviation to its family's does not copy the others."""
     raw = raws[name]
     parent = raw.get("extends")
+    own = {k: v for k, v in raw.items() if k not in INHERIT_KEYS}
+    merged = own
+    if parent is not None:
+        if parent not in raws or parent in chain:
+            raise BadInput(
+                f"card {name}: extends unknown or circular card '{parent}'; cards: {', '.join(sorted(raws))}"
+            )
+        merged = _deep_merge(_expand(raws, parent, (*chain, name)), own)
+    extra = raw.get("extra_deviations")
+    if extra is not None:
+        if not isinstance(extra, list):
+            raise BadInput(f"card {name}: extra_deviations must be a list of texts, got {type(extra).__name__}")
+        merged["deviations"] = [*(merged.get("deviations") or []), *extra]
+    return merged
+
+
+def _expand_block(path: Path, blocks: dict[str, Any], name: str, chain: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A dataset block with `extends: other` is the card's block `other` deep-merged with its own keys.
+
+    Blocks are expanded after the card's own `extends`, so the named block is the one this card ends up with: a
+    variant that changes its mnist block changes a fashion_mnist block that extends mnist the same way."""
+    block = blocks[name] or {}
+    parent = block.get("extends")
+    own = {k: v for k, v in block.items() if k != "extends"}
     if parent is None:
-        return raw
-    if parent not in raws or parent in chain:
-        raise BadInput(f"card {name}: extends unknown or circular card '{parent}'; cards: {', '.join(sorted(raws))}")
-    own = {k: v for k, v in raw.items() if k != "extends"}
-    return _deep_merge(_expand(raws, parent, (*chain, name)), own)
+        return own
+    if parent not in blocks or parent == name or parent in chain:
+        raise BadInput(
+            f"{path}: dataset block '{name}' extends unknown or circular block '{parent}'; "
+            f"blocks: {', '.join(sorted(blocks))}"
+        )
+    return _deep_merge(_expand_block(path, blocks, parent, (*chain, name)), own)
+
+
+def _check_abstract(path: Path, raw: dict[str, Any]) -> None:
+    """An abstract card is a partial card (any card key but a name, which each card extending it gives)."""
+    extra = sorted(set(raw) - (CARD_KEYS | INHERIT_KEYS))
+    if extra:
+        raise BadInput(f"{path}: unknown card key(s) {', '.join(extra)}; valid: {', '.join(sorted(CARD_KEYS))}")
+    if "name" in raw:
+        raise BadInput(f"{path}: an abstract card ('{ABSTRACT_PREFIX}' file) has no name; cards extending it do")
 
 
 def _parse_card(path: Path, raw: dict[str, Any]) -> Card:
@@ -105,25 +182,56 @@ def _parse_card(path: Path, raw: dict[str, Any]) -> Card:
         raise BadInput(f"{path}: missing card key(s) {', '.join(missing)}")
     if raw.get("name") != path.stem:
         raise BadInput(f"{path}: card name '{raw.get('name')}' must equal the file name '{path.stem}'")
-    for block_name, block in (raw.get("datasets") or {}).items():
+    blocks = raw.get("datasets") or {}
+    datasets = {block_name: _expand_block(path, blocks, block_name) for block_name in blocks}
+    for block_name, block in datasets.items():
         bad = sorted(set(block) - BLOCK_KEYS)
         if bad:
             raise BadInput(f"{path}: unknown key(s) {', '.join(bad)} in dataset block '{block_name}'")
     METHODS.get(raw.get("algorithm", ""))
-    return Card(**{k: raw[k] for k in raw if raw[k] is not None})
+    values = {**raw, "datasets": datasets} if "datasets" in raw else dict(raw)
+    if "tables" in values:
+        values["tables"] = _tables(path, values["tables"])
+    return Card(**{k: values[k] for k in values if values[k] is not None})
+
+
+def _tables(path: Path, tables: Any) -> dict[str, int]:
+    """The card's rows in the paper's tables, checked: known tables, positive row numbers; null entries dropped."""
+    if not isinstance(tables, dict):
+        raise BadInput(f"{path}: 'tables' must map a paper table ({', '.join(PAPER_TABLES)}) to a row number")
+    for table, row in tables.items():
+        if table not in PAPER_TABLES:
+            raise unknown(f"paper table in {path}", table, PAPER_TABLES)
+        if row is not None and (isinstance(row, bool) or not isinstance(row, int) or row < 1):
+            raise BadInput(f"{path}: row {row!r} of {table} must be a positive integer (or null to drop it)")
+    return {table: row for table, row in tables.items() if row is not None}
 
 
 @cache
 def _load_cards(directory: Path) -> dict[str, Card]:
+    """Every card of the directory; abstract (`_`) files are read only as parents for `extends:`."""
     if not directory.is_dir():
         raise BadInput(f"no method cards: {directory} is not a directory (set DFKD_BENCH_CARDS)")
     paths = {p.stem: p for p in sorted(directory.glob("*.yaml"))}
     raws = {name: _read_yaml(path) for name, path in paths.items()}
-    return {name: _parse_card(path, _expand(raws, name)) for name, path in paths.items()}
+    for name, path in paths.items():
+        if name.startswith(ABSTRACT_PREFIX):
+            _check_abstract(path, raws[name])
+    return {
+        name: _parse_card(path, _expand(raws, name))
+        for name, path in paths.items()
+        if not name.startswith(ABSTRACT_PREFIX)
+    }
 
 
 def all_cards() -> dict[str, Card]:
     return _load_cards(cards_dir())
+
+
+def table_cards(table: str) -> list[str]:
+    """The cards that place themselves in one of the paper's tables, in their row order."""
+    rows = {name: card.tables[table] for name, card in all_cards().items() if table in card.tables}
+    return sorted(rows, key=lambda name: (rows[name], name))
 
 
 def get_card(name: str) -> Card:
@@ -134,10 +242,11 @@ def get_card(name: str) -> Card:
 
 
 def require_task_support(card: Card, dataset: str) -> None:
-    """Refuse a method whose algorithm has no dense (segmentation) version on a segmentation data set."""
-    if task_of(dataset) != "segmentation" or METHODS.get(card.algorithm).supports_segmentation:
+    """Refuse a method that does not claim segmentation (or whose algorithm has no dense version) on a segmentation
+    data set."""
+    if task_of(dataset) != "segmentation" or card.supports_segmentation:
         return
-    able = [name for name, c in all_cards().items() if METHODS.get(c.algorithm).supports_segmentation]
+    able = [name for name, c in all_cards().items() if c.supports_segmentation]
     raise BadInput(f"method {card.name} does not support {dataset} (segmentation); methods that do: {', '.join(able)}")
 
 
@@ -153,7 +262,7 @@ def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
 
 
 def _section_fields(card: Card) -> dict[str, set[str]]:
-    params_cls = METHODS.get(card.algorithm).Params
+    params_cls = card.method_class.Params
     return {
         "train": {f.name for f in dataclasses.fields(TrainConfig)},
         "method": {f.name for f in dataclasses.fields(params_cls)},
@@ -188,7 +297,7 @@ def resolve(
     A named `budget` (e.g. 'quick', the no-argument run's) is a dataset block's smaller preset, applied after the
     pair blocks and before the overrides."""
     fields = _section_fields(card)
-    params_cls = METHODS.get(card.algorithm).Params
+    params_cls = card.method_class.Params
     cfg = {
         "train": dataclasses.asdict(TrainConfig()),
         "method": dataclasses.asdict(params_cls()),

@@ -1,6 +1,11 @@
-"""Errors the CLI turns into a one-line message and exit code 2."""
+"""Errors the CLI turns into a one-line message and exit code 2, and the other exit codes it uses."""
 
 from collections.abc import Iterable
+
+EXIT_BAD_INPUT = 2
+EXIT_HELD = 75
+"""`run-one --index` exits with this code when another live worker holds the cell (EX_TEMPFAIL): the launcher
+that started it moves on instead of counting a failure."""
 
 
 class BadInput(ValueError):

@@ -1,7 +1,8 @@
 """Grids: CLI requests and the paper's presets expanded into RunSpecs, and the grid file every launcher reads.
 
-A grid is stored as `<out>/grid.json`, an append-only list of cells; `run-one --out DIR --index I` runs cell I,
-so a loop, one worker per GPU or a Slurm array all drive the same list.
+A grid is stored as `<out>/grid.json`, an append-only list of cells, each resolved once when it is registered
+(its config, hash and run directory); `run-one --out DIR --index I` runs cell I as recorded, so a loop, one worker
+per GPU or a Slurm array all drive the same list without loading cards or teachers again.
 """
 
 from __future__ import annotations
@@ -10,21 +11,20 @@ import fcntl
 import fnmatch
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dfkd_bench.config import Card, all_cards, get_card, require_task_support, resolve
+from dfkd_bench.config import Card, all_cards, get_card, require_task_support, resolve, table_cards
 from dfkd_bench.data import DATASETS, task_of
-from dfkd_bench.engine.spec import RunSpec
+from dfkd_bench.engine.spec import ResolvedCell, RunSpec
 from dfkd_bench.errors import BadInput, os_failure, unknown
-from dfkd_bench.methods import METHODS
+from dfkd_bench.files import atomic_write_json
 from dfkd_bench.methods.base import params_from_dict
 from dfkd_bench.models import MODELS
 from dfkd_bench.pairs import SEG_PAIR, expand_pairs, pairs_for, split_pair
-from dfkd_bench.store import atomic_write_json
 
 DEFAULT_DATASET = "mnist"
 DEFAULT_BUDGET = "quick"
@@ -70,78 +70,96 @@ class Preset:
     budget: str | None = None
 
 
-ROWS = ("teacher", "student")
-TABLE2_BASELINES = ("deepinv", "cmi", "dafl", "dfq", "zskt", "fast5", "fast10")
-ABLATIONS = ("ssdkd_baseline", "ssdkd_ps", "ssdkd_difficulty", "ssdkd_diversity", "ssdkd_difficulty_diversity")
 MNIST_BASELINES = ("kd", "deepinv", "cmi", "dafl", "dfq", "zskt", "dfad", "fast2", "fast5", "fast10")
 MNIST_BN_PAIR = ("lenet5_bn-lenet5_half_bn",)
+TABLE4_PAIRS = ("resnet34-resnet18", "wrn40_2-wrn16_1")
 # The CPU proxy of the paper's regime (every card's `proxy` budget): Fast-N's pool ends at 56,320 images (94 % of
 # the 60,000), SSD-KD holds 10 % in Tables 1 and 4, and KD dominates the time as in the CIFAR recipe.
 CPU_PROXY = ("mnist", "fashion_mnist")
 PROXY_BUDGET = "proxy"
 
-PRESETS: dict[str, Preset] = {
-    "table1": Preset(
-        "SSD-KD Table 1: Teacher, Student, Fast2 and SSD-KD at 5,000 samples; CIFAR-10/100, 5 pairs, 3 seeds",
-        (Block((*ROWS, "fast2")), Block(("ssdkd",), scales=("5000",))),
-    ),
-    "table2": Preset(
-        "SSD-KD Table 2: Teacher, Student, 7 baselines and SSD-KD at 50,000 samples (the paper relaxes its scale "
-        "'to be similar to Fast5', whose pool holds 56,320); CIFAR-10/100, 5 pairs, 3 seeds",
-        (Block((*ROWS, *TABLE2_BASELINES)), Block(("ssdkd",), scales=("50000",))),
-    ),
-    "table4": Preset(
-        "SSD-KD Table 4: the six ablation rows at 5,000 samples; CIFAR-10/100, ResNet-34/18 and WRN40-2/16-1, 3 seeds",
-        (Block((*ABLATIONS, "ssdkd"), pairs=("resnet34-resnet18", "wrn40_2-wrn16_1"), scales=("5000",)),),
-    ),
-    "figure4": Preset(
-        "SSD-KD Figure 4: SSD-KD at 500, 2,500, 5,000 and 10,000 samples (1-20 %); CIFAR-10/100, 3 pairs, 3 seeds",
-        (
-            Block(
-                ("ssdkd",),
-                pairs=("resnet34-resnet18", "vgg11-resnet18", "wrn40_2-wrn16_1"),
-                scales=("500", "2500", "5000", "10000"),
+
+def paper_table(
+    table: str, scale: str, pairs: tuple[str, ...] = ("all",), datasets: tuple[str, ...] = CIFAR
+) -> tuple[Block, ...]:
+    """The blocks of a paper table's preset: its rows from the cards (`tables:`), the SSD-KD family (algorithm
+    ssdkd) at the table's data scale, every other method at its own ('auto'). A new card with a `tables:` entry
+    joins the preset and the report's table without another edit."""
+    methods = table_cards(table)
+    scaled = tuple(m for m in methods if get_card(m).algorithm == "ssdkd")
+    rest = tuple(m for m in methods if m not in scaled)
+    blocks = (Block(rest, pairs, datasets), Block(scaled, pairs, datasets, (scale,)))
+    return tuple(block for block in blocks if block.methods)
+
+
+def _ablations() -> tuple[str, ...]:
+    """Table 4's ablation rows (every row but the full SSD-KD), from the cards."""
+    return tuple(m for m in table_cards("table4") if m != "ssdkd")
+
+
+def presets() -> dict[str, Preset]:
+    """Every preset by name; the paper tables' method lists are read from the cards each time."""
+    return {
+        "table1": Preset(
+            "SSD-KD Table 1: Teacher, Student, Fast2 and SSD-KD at 5,000 samples; CIFAR-10/100, 5 pairs, 3 seeds",
+            paper_table("table1", "5000"),
+        ),
+        "table2": Preset(
+            "SSD-KD Table 2: Teacher, Student, 7 baselines and SSD-KD at 50,000 samples (the paper relaxes its scale "
+            "'to be similar to Fast5', whose pool holds 56,320); CIFAR-10/100, 5 pairs, 3 seeds",
+            paper_table("table2", "50000"),
+        ),
+        "table4": Preset(
+            "SSD-KD Table 4: the six ablation rows at 5,000 samples; CIFAR-10/100, ResNet-34/18 and WRN40-2/16-1, "
+            "3 seeds",
+            paper_table("table4", "5000", TABLE4_PAIRS),
+        ),
+        "figure4": Preset(
+            "SSD-KD Figure 4: SSD-KD at 500, 2,500, 5,000 and 10,000 samples (1-20 %); CIFAR-10/100, 3 pairs, 3 seeds",
+            (
+                Block(
+                    ("ssdkd",),
+                    pairs=("resnet34-resnet18", "vgg11-resnet18", "wrn40_2-wrn16_1"),
+                    scales=("500", "2500", "5000", "10000"),
+                ),
             ),
         ),
-    ),
-    "mnist": Preset(
-        "CPU reference grid on MNIST at the cards' quick budget: Teacher/Student rows and every baseline on both "
-        "pairs; SSD-KD at 150-1,200 samples (Figure 4), kd and deepinv at 600 (Figure 1) and the Table 4 "
-        "ablations at 600 on the BN pair; 3 seeds",
-        (
-            Block((*ROWS, *MNIST_BASELINES), datasets=("mnist",)),
-            Block(("ssdkd",), MNIST_BN_PAIR, ("mnist",), ("150", "300", "600", "1200")),
-            Block(("kd", "deepinv", *ABLATIONS), MNIST_BN_PAIR, ("mnist",), ("600",)),
+        "mnist": Preset(
+            "CPU reference grid on MNIST at the cards' quick budget: Teacher/Student rows and every baseline on both "
+            "pairs; SSD-KD at 150-1,200 samples (Figure 4), kd and deepinv at 600 (Figure 1) and the Table 4 "
+            "ablations at 600 on the BN pair; 3 seeds",
+            (
+                Block(("teacher", "student", *MNIST_BASELINES), datasets=("mnist",)),
+                Block(("ssdkd",), MNIST_BN_PAIR, ("mnist",), ("150", "300", "600", "1200")),
+                Block(("kd", "deepinv", *_ablations()), MNIST_BN_PAIR, ("mnist",), ("600",)),
+            ),
+            budget=DEFAULT_BUDGET,
         ),
-        budget=DEFAULT_BUDGET,
-    ),
-    "proxy-table1": Preset(
-        "Table 1 in the CPU proxy (budget proxy): Teacher, Student, Fast2 and SSD-KD at 10 % (6,000) on the BN "
-        "pair of MNIST and Fashion-MNIST, 3 seeds",
-        (Block((*ROWS, "fast2"), MNIST_BN_PAIR, CPU_PROXY), Block(("ssdkd",), MNIST_BN_PAIR, CPU_PROXY, ("10%",))),
-        budget=PROXY_BUDGET,
-    ),
-    "proxy-table4": Preset(
-        "Table 4 in the CPU proxy: the six ablation rows at 10 % (6,000) on the BN pair of MNIST and Fashion-MNIST, "
-        "3 seeds",
-        (Block((*ABLATIONS, "ssdkd"), MNIST_BN_PAIR, CPU_PROXY, ("10%",)),),
-        budget=PROXY_BUDGET,
-    ),
-    "proxy-figure4": Preset(
-        "Figure 4 in the CPU proxy: SSD-KD at 1 / 5 / 10 / 20 / 100 % of the training set on the BN pair of MNIST "
-        "and Fashion-MNIST, 3 seeds",
-        (Block(("ssdkd",), MNIST_BN_PAIR, CPU_PROXY, ("1%", "5%", "10%", "20%", "100%")),),
-        budget=PROXY_BUDGET,
-    ),
-    "table3": Preset(
-        "SSD-KD Table 3: NYUv2 segmentation (mIoU), DeepLabV3-ResNet50 -> DeepLabV3-MobileNetV2: Teacher, Student, "
-        "KD on the 795 training images, DAFL, DFAD, Fast10 (17,280 synthetic) and SSD-KD at 16,000; 3 seeds",
-        (
-            Block((*ROWS, "kd", "dafl", "dfad", "fast10"), (SEG_PAIR,), ("nyuv2",)),
-            Block(("ssdkd",), (SEG_PAIR,), ("nyuv2",), ("16000",)),
+        "proxy-table1": Preset(
+            "Table 1 in the CPU proxy (budget proxy): Teacher, Student, Fast2 and SSD-KD at 10 % (6,000) on the BN "
+            "pair of MNIST and Fashion-MNIST, 3 seeds",
+            paper_table("table1", "10%", MNIST_BN_PAIR, CPU_PROXY),
+            budget=PROXY_BUDGET,
         ),
-    ),
-}
+        "proxy-table4": Preset(
+            "Table 4 in the CPU proxy: the six ablation rows at 10 % (6,000) on the BN pair of MNIST and "
+            "Fashion-MNIST, 3 seeds",
+            paper_table("table4", "10%", MNIST_BN_PAIR, CPU_PROXY),
+            budget=PROXY_BUDGET,
+        ),
+        "proxy-figure4": Preset(
+            "Figure 4 in the CPU proxy: SSD-KD at 1 / 5 / 10 / 20 / 100 % of the training set on the BN pair of "
+            "MNIST and Fashion-MNIST, 3 seeds",
+            (Block(("ssdkd",), MNIST_BN_PAIR, CPU_PROXY, ("1%", "5%", "10%", "20%", "100%")),),
+            budget=PROXY_BUDGET,
+        ),
+        "table3": Preset(
+            "SSD-KD Table 3: NYUv2 segmentation (mIoU), DeepLabV3-ResNet50 -> DeepLabV3-MobileNetV2: Teacher, "
+            "Student, KD on the 795 training images, DAFL, DFAD, Fast10 (17,280 synthetic) and SSD-KD at 16,000; "
+            "3 seeds",
+            paper_table("table3", "16000", (SEG_PAIR,), ("nyuv2",)),
+        ),
+    }
 
 
 def select_methods(patterns: list[str] | tuple[str, ...]) -> list[str]:
@@ -179,11 +197,40 @@ def parse_scale(text: str, dataset: str) -> int | None:
     return n
 
 
+@dataclass(frozen=True)
+class Budget:
+    """The named budget a grid runs at; `by_default` when nobody asked for it (the no-argument run's `quick`), so
+    a card that lacks it is left out with a note instead of failing the whole run."""
+
+    name: str | None
+    by_default: bool = False
+
+    @staticmethod
+    def of(request: GridRequest, preset: Preset | None = None) -> Budget:
+        """The one rule: --budget, else the preset's, else `quick` for the no-argument run, else the card's own."""
+        if request.budget is not None:
+            return Budget(request.budget)
+        if preset is not None:
+            return Budget(preset.budget)
+        return Budget(DEFAULT_BUDGET, by_default=True) if request.is_default else Budget(None)
+
+
+def _has_budget(card: Card, dataset: str, budget: str) -> bool:
+    return budget in ((card.datasets.get(dataset) or {}).get("budgets") or {})
+
+
 def _cells(
-    methods: list[str], pairs: list[str], datasets: list[str], scales: list[str], seeds: list[int], request: GridRequest
+    methods: list[str],
+    pairs: list[str],
+    datasets: list[str],
+    scales: list[str],
+    seeds: list[int],
+    request: GridRequest,
+    budget: Budget,
 ) -> tuple[list[RunSpec], list[str]]:
-    """The cells of one block, and notes for the user: combinations skipped (BN matching on a BN-free teacher) and
-    pairs the data set does not define, which run on the card's defaults where its per-pair values are missing."""
+    """The cells of one block, and notes for the user: combinations skipped (BN matching on a BN-free teacher, a
+    card without the no-argument run's budget) and pairs the data set does not define, which run on the card's
+    defaults where its per-pair values are missing."""
     specs: list[RunSpec] = []
     notes: list[str] = []
     for dataset in datasets:
@@ -192,13 +239,19 @@ def _cells(
         for pair, method in itertools.product(expand_pairs(pairs or [pairs_for(dataset)[0]], dataset), methods):
             card = get_card(method)
             require_task_support(card, dataset)
-            cls = METHODS.get(card.algorithm)
+            if budget.by_default and not _has_budget(card, dataset, budget.name):
+                notes.append(
+                    f"note: {method} has no '{budget.name}' budget for {dataset} and is left out of the no-argument "
+                    f"run; run it with --methods {method} (and --budget or --set to size it)"
+                )
+                continue
+            cls = card.method_class
             method_scales = counts if cls.has_data_scale else [None]
             for scale, seed in itertools.product(dict.fromkeys(method_scales), seeds or [0]):
                 overrides = dict(request.overrides)
                 if scale is not None:
                     overrides["train.data_scale"] = scale
-                cfg = resolve(card, dataset, pair, overrides, request.budget)
+                cfg = resolve(card, dataset, pair, overrides, budget.name)
                 if not _compatible(cls, cfg["method"], pair, dataset):
                     notes.append(
                         f"skipping {dataset}/{pair}/{method}: it matches BatchNorm statistics and the teacher has "
@@ -207,7 +260,7 @@ def _cells(
                     break
                 if pair not in pairs_for(dataset):
                     notes.append(_undefined_pair_note(card, dataset, pair, cfg))
-                specs.append(RunSpec(dataset, pair, method, seed, tuple(sorted(overrides.items())), request.budget))
+                specs.append(RunSpec(dataset, pair, method, seed, tuple(sorted(overrides.items())), budget.name))
     return specs, list(dict.fromkeys(notes))
 
 
@@ -229,34 +282,33 @@ def expand(request: GridRequest) -> tuple[list[RunSpec], list[str]]:
     if request.preset is not None:
         return _expand_preset(request)
     methods = select_methods(request.methods)
-    specs, notes = _cells(
-        methods, request.pairs, request.datasets or [DEFAULT_DATASET], request.scales, request.seeds, request
-    )
+    datasets = request.datasets or [DEFAULT_DATASET]
+    specs, notes = _cells(methods, request.pairs, datasets, request.scales, request.seeds, request, Budget.of(request))
     if not specs:
         raise BadInput(f"no runnable cell: {'; '.join(notes)}")
     return specs, notes
 
 
 def _expand_preset(request: GridRequest) -> tuple[list[RunSpec], list[str]]:
-    if request.preset not in PRESETS:
-        raise unknown("preset", request.preset, PRESETS)
+    known = presets()
+    if request.preset not in known:
+        raise unknown("preset", request.preset, known)
     if request.methods or request.pairs or request.scales:
         raise BadInput(
             "--preset fixes methods, pairs and scales; --datasets narrows it, and --seeds, --budget and --set combine"
         )
-    preset = PRESETS[request.preset]
+    preset = known[request.preset]
     offered = list(dict.fromkeys(d for block in preset.blocks for d in block.datasets))
     for dataset in request.datasets:
         if dataset not in offered:
             raise unknown(f"dataset of preset {request.preset}", dataset, offered)
-    if request.budget is None:
-        request.budget = preset.budget
+    budget = Budget.of(request, preset)
     specs: list[RunSpec] = []
     notes: list[str] = []
     for block in preset.blocks:
         seeds = request.seeds or list(preset.seeds)
         datasets = [d for d in block.datasets if not request.datasets or d in request.datasets]
-        s, k = _cells(list(block.methods), list(block.pairs), datasets, list(block.scales), seeds, request)
+        s, k = _cells(list(block.methods), list(block.pairs), datasets, list(block.scales), seeds, request, budget)
         specs.extend(x for x in s if x not in specs)
         notes.extend(k)
     return specs, list(dict.fromkeys(notes))
@@ -268,7 +320,8 @@ def _compatible(cls: type, method_values: dict[str, Any], pair: str, dataset: st
     return MODELS.meta(teacher)["batchnorm"] or not cls.requires_batchnorm(params_from_dict(cls, method_values))
 
 
-def _to_json(spec: RunSpec) -> dict[str, Any]:
+def _to_json(cell: ResolvedCell, out: Path) -> dict[str, Any]:
+    spec = cell.spec
     return {
         "dataset": spec.dataset,
         "pair": spec.pair,
@@ -276,10 +329,13 @@ def _to_json(spec: RunSpec) -> dict[str, Any]:
         "seed": spec.seed,
         "overrides": [list(item) for item in spec.overrides],
         "budget": spec.budget,
+        "config_hash": cell.hash,
+        "run_dir": str(Path(cell.path).relative_to(out)),
+        "config": cell.config,
     }
 
 
-def _from_json(cell: dict[str, Any]) -> RunSpec:
+def _spec_from_json(cell: dict[str, Any]) -> RunSpec:
     overrides = tuple((k, v) for k, v in cell["overrides"])
     return RunSpec(cell["dataset"], cell["pair"], cell["method"], cell["seed"], overrides, cell["budget"])
 
@@ -295,7 +351,20 @@ def _locked(out: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-GRID_FIELDS = {"dataset": str, "pair": str, "method": str, "seed": int, "overrides": list, "budget": (str, type(None))}
+GRID_FIELDS = {
+    "dataset": str,
+    "pair": str,
+    "method": str,
+    "seed": int,
+    "overrides": list,
+    "budget": (str, type(None)),
+    "config_hash": str,
+    "run_dir": str,
+    "config": dict,
+}
+GRID_VERSION = 2
+"""Version 2 stores each cell resolved (config, hash, run directory); version 1 stored only the request."""
+GRID_V1_FIELDS = ("dataset", "pair", "method", "seed", "overrides", "budget")
 
 
 def _unreadable(path: Path, why: str) -> BadInput:
@@ -306,10 +375,11 @@ def _unreadable(path: Path, why: str) -> BadInput:
     )
 
 
-def _checked_cell(path: Path, n: int, cell: Any) -> RunSpec:
+def _checked_cell(path: Path, n: int, cell: Any, version: int) -> dict[str, Any]:
     if not isinstance(cell, dict):
         raise _unreadable(path, f"has cell {n} that is not an object")
-    for key, kind in GRID_FIELDS.items():
+    fields = GRID_FIELDS if version >= 2 else {k: v for k, v in GRID_FIELDS.items() if k in GRID_V1_FIELDS}
+    for key, kind in fields.items():
         if key not in cell:
             raise _unreadable(path, f"has cell {n} without '{key}'")
         if not isinstance(cell[key], kind) or isinstance(cell[key], bool):
@@ -320,15 +390,18 @@ def _checked_cell(path: Path, n: int, cell: Any) -> RunSpec:
         for o in cell["overrides"]
     ):
         raise _unreadable(path, f"has cell {n} whose 'overrides' are not [key, scalar value] pairs")
-    return _from_json(cell)
+    if version >= 2 and (Path(cell["run_dir"]).is_absolute() or ".." in Path(cell["run_dir"]).parts):
+        raise _unreadable(path, f"has cell {n} whose 'run_dir' is not a folder inside the grid's folder")
+    return cell
 
 
-def load_grid(out: Path) -> list[RunSpec]:
-    """The cells recorded in `<out>/grid.json`, in index order (empty when there is none); a file that is not a
-    grid (truncated, edited, unreadable) is a BadInput naming it and how to recover."""
+def read_grid_file(out: Path) -> tuple[int, list[dict[str, Any]]]:
+    """The grid file's version and its checked cell entries ((GRID_VERSION, []) when there is no grid file). Commands
+    that will register cells call it before anything else writes (a teacher trained, a data set fetched), so an
+    unreadable grid file is refused with nothing touched."""
     path = Path(out) / GRID_FILE
     if not path.exists():
-        return []
+        return GRID_VERSION, []
     try:
         document = json.loads(path.read_bytes())
     except OSError as err:
@@ -337,31 +410,60 @@ def load_grid(out: Path) -> list[RunSpec]:
         raise _unreadable(path, f"is not valid JSON (truncated?): {err}") from err
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
         raise _unreadable(path, "has no list of 'cells'")
-    return [_checked_cell(path, n, cell) for n, cell in enumerate(document["cells"])]
+    version = document.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= GRID_VERSION:
+        raise _unreadable(path, f"has version {version!r}; this dfkd-bench reads versions 1-{GRID_VERSION}")
+    return version, [_checked_cell(path, n, cell, version) for n, cell in enumerate(document["cells"])]
 
 
-def register(out: Path, specs: list[RunSpec]) -> list[int]:
-    """Add the cells not yet in the grid file (indices of existing cells never change); returns their indices.
+def load_grid(out: Path) -> list[ResolvedCell]:
+    """The resolved cells recorded in `<out>/grid.json`, in index order (empty when there is none). A file that is
+    not a grid (truncated, edited, unreadable), or a version-1 file that the next `run` upgrades, is a BadInput
+    naming it and what to do."""
+    out = Path(out)
+    version, entries = read_grid_file(out)
+    if version < GRID_VERSION:
+        raise BadInput(
+            f"{out / GRID_FILE} was written by an earlier dfkd-bench (grid version {version}) and holds no resolved "
+            "cells; rerun the `dfkd-bench run` command that made it to upgrade it (indices and runs are kept)"
+        )
+    return [ResolvedCell(_spec_from_json(e), e["config"], e["config_hash"], out / e["run_dir"]) for e in entries]
+
+
+def register(out: Path, specs: list[RunSpec], resolve: Callable[[RunSpec], ResolvedCell]) -> list[int]:
+    """Resolve the requested cells once and record them (indices of existing cells never change); returns their
+    indices. A cell already in the grid is recorded as it resolves now, so an edited card or a retrained teacher
+    shows up as a new hash (its recorded run then counts as changed). A version-1 grid's other cells are resolved
+    too, which upgrades the file.
 
     A grid file that cannot be read is refused, never overwritten; a folder or file that cannot be written (read
     only, a file where the folder should be, a full disk) is a BadInput naming the path."""
     out = Path(out)
-    load_grid(out)  # an unreadable grid file is refused before even the lock file is made
+    read_grid_file(out)  # an unreadable grid file is refused before even the lock file is made
+    resolved = {spec: resolve(spec) for spec in dict.fromkeys(specs)}
     try:
         with _locked(out):
-            cells = load_grid(out)
+            version, entries = read_grid_file(out)
+            cells = [_spec_from_json(e) for e in entries]
+            kept = {
+                cells[i]: ResolvedCell(cells[i], e["config"], e["config_hash"], out / e["run_dir"])
+                for i, e in enumerate(entries)
+                if version >= 2
+            }
             index = {spec: i for i, spec in enumerate(cells)}
-            for spec in specs:
+            for spec in resolved:
                 if spec not in index:
                     index[spec] = len(cells)
                     cells.append(spec)
-            atomic_write_json(out / GRID_FILE, {"version": 1, "cells": [_to_json(s) for s in cells]})
+            final = [resolved.get(spec) or kept.get(spec) or resolve(spec) for spec in cells]
+            document = {"version": GRID_VERSION, "cells": [_to_json(cell, out) for cell in final]}
+            atomic_write_json(out / GRID_FILE, document)
     except OSError as err:
         raise os_failure(err, "write the grid file", out / GRID_FILE) from err
     return [index[s] for s in specs]
 
 
-def cell_at(out: Path, index: int) -> RunSpec:
+def cell_at(out: Path, index: int) -> ResolvedCell:
     cells = load_grid(out)
     if not cells:
         raise BadInput(f"no grid in {out}: run `dfkd-bench run ... --out {out}` (or --dry-run) first")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dfkd_bench.claims import STALE_AFTER_S, ClaimInfo, claim_folder, current_claim
-from dfkd_bench.engine.loop import resolve_run, run_one
-from dfkd_bench.engine.spec import RunOptions, RunSpec
-from dfkd_bench.store import LOG, CorruptRecord, read_result
+from dfkd_bench.engine.spec import ResolvedCell, RunOptions, RunSpec
+from dfkd_bench.rundir import LOG, CorruptRecord, read_result
 
 STATES = ("done", "running", "partial", "stale", "failed", "changed", "corrupt", "pending")
 
@@ -53,18 +52,18 @@ def _state(result: dict[str, Any] | None, digest: str | None, claim: ClaimInfo |
 
 
 def cell_states(
-    specs: list[RunSpec], opts: RunOptions, indices: list[int] | None = None, compare_config: bool = True
+    cells: list[ResolvedCell], opts: RunOptions, indices: list[int] | None = None, compare_config: bool = True
 ) -> list[CellState]:
     """The state of every cell, read without touching anything; `compare_config` flags runs whose recorded
-    config differs from what these options would resolve now."""
+    config differs from the cell's resolved config."""
     states = []
-    for n, spec in enumerate(specs):
-        config, digest, path = resolve_run(spec, opts)
+    for n, cell in enumerate(cells):
+        spec, path = cell.spec, cell.path
         claim = current_claim(claim_folder(opts.out, path))
-        train = config["train"]
+        train = cell.config["train"]
         try:
             result = read_result(path)
-            state = _state(result, digest if compare_config else None, claim)
+            state = _state(result, cell.hash if compare_config else None, claim)
         except CorruptRecord:
             result, state = None, "corrupt"
         done = (result or {}).get("epochs_done") or 0
@@ -88,7 +87,7 @@ def _per_epoch(result: dict[str, Any]) -> float | None:
 
 def measured_epoch_seconds(out: Path) -> dict[tuple, list[float]]:
     """Seconds per epoch of every run with progress under `out`, keyed by (dataset, pair, method, scale)."""
-    from dfkd_bench.store import collect
+    from dfkd_bench.summary import collect
 
     table: dict[tuple, list[float]] = defaultdict(list)
     for row in collect(out).itertuples(index=False):
@@ -101,20 +100,12 @@ def measured_epoch_seconds(out: Path) -> dict[tuple, list[float]]:
     return table
 
 
-def calibrate(cell: CellState, opts: RunOptions) -> float:
-    """Seconds per epoch of this cell measured on the current device: two epochs (one of them warm-up when the
-    method warms up) of the cell's own config, in a throw-away directory."""
-    overrides = dict(cell.spec.overrides)
-    overrides.update({"train.epochs": 2, "train.warmup": min(cell.warmup, 1)})
-    spec = replace(cell.spec, overrides=tuple(sorted(overrides.items())))
-    with tempfile.TemporaryDirectory(prefix="dfkd-calibrate-") as tmp:
-        result = run_one(spec, replace(opts, out=Path(tmp), force=False, retry_failed=False))
-    return result["times"]["total"] / 2
-
-
-def estimate(states: list[CellState], opts: RunOptions, calibrate_missing: bool = False) -> dict[tuple, float]:
+def estimate(
+    states: list[CellState], opts: RunOptions, measure: Callable[[CellState], float] | None = None
+) -> dict[tuple, float]:
     """Fill `seconds_left` of every unfinished cell from measured throughput: the cell's own finished epochs, else
-    runs of the same method, pair, dataset and scale (then any scale) under --out, else a calibration run."""
+    runs of the same method, pair, dataset and scale (then any scale) under --out, else `measure` (a calibration
+    run, which the runner provides: this module only reads)."""
     measured = measured_epoch_seconds(opts.out)
     by_method: dict[tuple, list[float]] = defaultdict(list)
     for key, values in measured.items():
@@ -127,9 +118,9 @@ def estimate(states: list[CellState], opts: RunOptions, calibrate_missing: bool 
         own = _per_epoch(cell.result) if cell.result and cell.state not in ("changed",) else None
         values = measured.get(cell.key) or by_method.get(cell.key[:3])
         per_epoch = own or (sum(values) / len(values) if values else None)
-        if per_epoch is None and calibrate_missing:
+        if per_epoch is None and measure is not None:
             if cell.key not in calibrated:
-                calibrated[cell.key] = calibrate(cell, opts)
+                calibrated[cell.key] = measure(cell)
             per_epoch = calibrated[cell.key]
         done = cell.epochs_done if cell.state in ("partial", "stale", "running") else 0
         cell.seconds_left = None if per_epoch is None else per_epoch * (cell.epochs - done)

@@ -3,8 +3,9 @@ a launcher, and report."""
 
 from __future__ import annotations
 
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +14,18 @@ from rich.table import Table
 from dfkd_bench.claims import CLAIMS, Claim
 from dfkd_bench.config import get_card
 from dfkd_bench.data import DATASETS
+from dfkd_bench.durations import format_duration
 from dfkd_bench.engine.evaluate import headline
-from dfkd_bench.engine.spec import RunOptions, RunSpec
+from dfkd_bench.engine.run import resolve_cell, run_one
+from dfkd_bench.engine.spec import ResolvedCell, RunOptions, RunSpec
 from dfkd_bench.envinfo import resolve_device
-from dfkd_bench.grid import DEFAULT_BUDGET, GridRequest, cell_at, expand, register
-from dfkd_bench.gridstate import cell_states, counts, estimate
+from dfkd_bench.grid import GridRequest, cell_at, expand, load_grid, read_grid_file, register
+from dfkd_bench.gridstate import CellState, cell_states, counts, estimate
 from dfkd_bench.launch import LAUNCHERS, LaunchSettings
 from dfkd_bench.launch.worker import HELD, execute
-from dfkd_bench.methods import METHODS
 from dfkd_bench.pairs import split_pair
 from dfkd_bench.progress import Reporter
-from dfkd_bench.store import write_summary
+from dfkd_bench.summary import write_summary
 from dfkd_bench.teachers import TeacherStore, describe_score
 from dfkd_bench.train import DATASET_RECIPE, RECIPES, train_into_store
 
@@ -44,7 +46,7 @@ def ensure_teachers(specs: list[RunSpec], opts: RunOptions, reporter: Reporter, 
 
     Training is claimed like a cell, so runners that start together on an empty store train each teacher once."""
     store = TeacherStore(opts.teachers)
-    distilling = [s for s in specs if METHODS.get(get_card(s.method).algorithm).uses_teacher]
+    distilling = [s for s in specs if get_card(s.method).method_class.uses_teacher]
     needed = sorted({(s.dataset, split_pair(s.pair, s.dataset)[0]) for s in distilling})
     missing = [(d, m) for d, m in needed if not store.has(d, m)]
     for dataset, model in missing:
@@ -135,23 +137,26 @@ class Outcome:
     complete: bool = True
 
 
-def _human(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+def calibrate_cell(cell: CellState, opts: RunOptions) -> float:
+    """Seconds per epoch of this cell measured on the current device: two epochs (one of them warm-up when the
+    method warms up) of the cell's own config, in a throw-away directory."""
+    overrides = dict(cell.spec.overrides)
+    overrides.update({"train.epochs": 2, "train.warmup": min(cell.warmup, 1)})
+    spec = replace(cell.spec, overrides=tuple(sorted(overrides.items())))
+    with tempfile.TemporaryDirectory(prefix="dfkd-calibrate-") as tmp:
+        result = run_one(spec, replace(opts, out=Path(tmp), force=False, retry_failed=False))
+    return result["times"]["total"] / 2
 
 
-def dry_run_table(specs: list[RunSpec], opts: RunOptions, calibrate: bool) -> Table:
+def dry_run_table(cells: list[ResolvedCell], opts: RunOptions, calibrate: bool) -> Table:
     """Every cell with its state and estimated remaining time; the caption sums them up."""
-    states = cell_states(specs, opts)
-    estimate(states, opts, calibrate)
+    states = cell_states(cells, opts)
+    estimate(states, opts, (lambda cell: calibrate_cell(cell, opts)) if calibrate else None)
     tally = counts(states)
     left = [c.seconds_left for c in states if c.state != "done"]
     known = [x for x in left if x is not None]
     unknown = f" (+{len(left) - len(known)} cells without an estimate)" if None in left else ""
-    total = f"{_human(sum(known))}{unknown}" if known else "unknown (nothing measured yet: add --calibrate)"
+    total = f"{format_duration(sum(known))}{unknown}" if known else "unknown (nothing measured yet: add --calibrate)"
     summary = ", ".join(f"{n} {state}" for state, n in tally.items() if n)
     table = Table(title=f"{len(states)} cells: {summary}; estimated remaining {total}")
     for column in ("#", "cell", "scale", "budget", "state", "epochs", "est. left"):
@@ -165,7 +170,7 @@ def dry_run_table(specs: list[RunSpec], opts: RunOptions, calibrate: bool) -> Ta
             cell.spec.budget or "",
             cell.state,
             f"{cell.epochs_done}/{cell.epochs}",
-            "" if cell.state == "done" else _human(cell.seconds_left),
+            "" if cell.state == "done" else format_duration(cell.seconds_left),
         )
     return table
 
@@ -180,8 +185,6 @@ def run_request(
 ) -> Outcome:
     """The whole `run` command."""
     settings = settings or LaunchSettings()
-    if request.is_default and request.budget is None:
-        request.budget = DEFAULT_BUDGET
     launch = LAUNCHERS.get(launcher)
     specs, notes = expand(request)
     with Reporter() as reporter:
@@ -192,12 +195,14 @@ def run_request(
             if calibrate:
                 check_data(specs, opts)
                 ensure_teachers(specs, opts, reporter)
-            return Outcome(table=dry_run_table(specs, opts, calibrate))
+            return Outcome(table=dry_run_table([resolve_cell(s, opts) for s in specs], opts, calibrate))
         resolve_device(opts.device)
+        read_grid_file(opts.out)
         check_data(specs, opts)
         ensure_teachers(specs, opts, reporter)
-        indices = register(opts.out, specs)
-        reporter.start_grid({c.index: c.state for c in cell_states(specs, opts, indices)})
+        indices = register(opts.out, specs, lambda spec: resolve_cell(spec, opts))
+        cells = load_grid(opts.out)
+        reporter.start_grid({c.index: c.state for c in cell_states([cells[i] for i in indices], opts, indices)})
         found = launch(indices, opts, settings, reporter)
         write_summary(opts.out)
     results = [found[i] for i in indices if i in found]
@@ -208,10 +213,20 @@ def run_request(
 
 def run_index(index: int, opts: RunOptions) -> str:
     """`run-one --out DIR --index I`: the primitive every launcher calls; returns the cell's status."""
-    spec = cell_at(opts.out, index)
-    ensure_teachers([spec], opts, Reporter())
+    cell = cell_at(opts.out, index)
+    ensure_teachers([cell.spec], opts, Reporter())
     with Reporter() as reporter:
-        result = execute(spec, opts, reporter)
+        result = execute(cell, opts, reporter)
     if result["status"] == HELD:
-        reporter.message(f"cell {index} ({spec.label}) is held by another worker")
+        reporter.message(f"cell {index} ({cell.label}) is held by another worker")
     return result["status"]
+
+
+def run_described(request: GridRequest, opts: RunOptions) -> str:
+    """`run-one --method ...`: the request's first cell registered in the grid (teachers first, since a cell is
+    resolved with its teacher's sha256), then run as `run-one --index` runs it."""
+    specs, _ = expand(request)
+    read_grid_file(opts.out)
+    ensure_teachers(specs[:1], opts, Reporter())
+    index = register(opts.out, specs[:1], lambda spec: resolve_cell(spec, opts))[0]
+    return run_index(index, opts)

@@ -1,5 +1,6 @@
 """Supervised training of teachers and from-scratch students (the tables' "Teacher" and "Student" rows), for
-classification and segmentation (NYUv2) data sets alike."""
+classification and segmentation (NYUv2) data sets alike, and the import of reference teachers: both measure the
+model on the test split before the teacher store keeps it."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from dfkd_bench.data import ImageSet, SegmentationSet, get_spec, load_dataset, train_batch
+from dfkd_bench.data import ImageSet, SegmentationSet, get_spec, load_dataset, task_of, train_batch
 from dfkd_bench.data.augment import normalize, random_crop_flip, to_float
 from dfkd_bench.engine.evaluate import EvalResult, evaluate_split
 from dfkd_bench.engine.rng import seed_everything
@@ -21,7 +23,7 @@ from dfkd_bench.envinfo import device_name, resolve_device
 from dfkd_bench.errors import BadInput, unknown
 from dfkd_bench.methods.losses import supervised_ce
 from dfkd_bench.models import create_model
-from dfkd_bench.teachers import TeacherStore, score_record
+from dfkd_bench.teachers import TeacherStore
 
 Evaluation = EvalResult | SegEvalResult
 
@@ -180,3 +182,73 @@ def train_into_store(
             "device": device_name(next(model.parameters()).device),
         },
     )
+
+
+def score_record(result: EvalResult | SegEvalResult) -> dict[str, Any]:
+    """A teacher record's test numbers: `metric` names the headline; a segmenter has no top-1 (None)."""
+    if isinstance(result, SegEvalResult):
+        return {
+            "metric": "miou",
+            "test_miou": result.miou,
+            "test_pixel_acc": result.pixel_acc,
+            "per_class_iou": result.per_class_iou,
+            "test_top1": None,
+        }
+    return {
+        "metric": "top1",
+        "test_top1": result.top1,
+        "test_top5": result.top5,
+        "per_class_top1": result.per_class_top1,
+    }
+
+
+def import_teacher(
+    store: TeacherStore,
+    file: Path,
+    model_name: str,
+    dataset: str,
+    data_root: str | None = None,
+    device: str = "cpu",
+    download: bool = False,
+) -> dict[str, Any]:
+    """Take a reference checkpoint (`{'state_dict': ...}` or a bare state dict), check keys, measure it on the
+    test split and keep it, with its record, in the store."""
+    spec = get_spec(dataset)
+    model = create_model(model_name, spec.num_classes, spec.in_channels)
+    try:
+        loaded = torch.load(file, map_location="cpu", weights_only=True)
+    except FileNotFoundError as err:
+        raise BadInput(f"checkpoint file not found: {file}") from err
+    except Exception as err:
+        raise BadInput(f"cannot read {file} as a weights-only torch checkpoint: {err}") from err
+    state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state, dict):
+        raise BadInput(f"{file} holds no state dict (expected a dict with key 'state_dict')")
+    check_state_dict(model, state, str(file), model_name)
+    model.load_state_dict(state, strict=True)
+    model.to(device)
+    test = load_dataset(dataset, "test", data_root, download)
+    batch_size = 16 if task_of(dataset) == "segmentation" else 1024
+    result = evaluate_split(model, test, batch_size)
+    return store.save(
+        dataset,
+        model_name,
+        model.cpu(),
+        {"source": f"imported from {file}", "recipe": None, **score_record(result)},
+    )
+
+
+def check_state_dict(model: nn.Module, state: dict[str, Any], where: str, model_name: str) -> None:
+    """One-line error naming missing, unexpected or mis-shaped keys."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    shapes = sorted(
+        k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(getattr(state[k], "shape", ()))
+    )
+    if missing or extra or shapes:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", extra), ("wrong shape", shapes)):
+            if keys:
+                parts.append(f"{len(keys)} {label} (e.g. {', '.join(keys[:3])})")
+        raise BadInput(f"{where} does not match model '{model_name}': {'; '.join(parts)}")

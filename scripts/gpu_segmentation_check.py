@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from dfkd_bench.data import get_spec
-from dfkd_bench.engine.loop import run_one
+from dfkd_bench.engine.run import run_one
 from dfkd_bench.engine.spec import RunOptions, RunSpec
 from dfkd_bench.models import create_model
 from dfkd_bench.pairs import SEG_PAIR, split_pair

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from registering import register_specs
 
 from dfkd_bench.cli import cli
 from dfkd_bench.engine.spec import RunSpec
-from dfkd_bench.grid import register
 
 PAIR = "lenet5_bn-lenet5_half_bn"
 
@@ -74,7 +74,7 @@ def _listing(*roots: Path) -> list[tuple[str, str, int]]:
 def places(tmp_path: Path) -> tuple[Path, Path]:
     """An out folder holding a registered grid and a teacher store holding a file: both must stay untouched."""
     out, teachers = tmp_path / "out", tmp_path / "teachers"
-    register(out, [RunSpec("mnist", PAIR, "kd", 0)])
+    register_specs(out, [RunSpec("mnist", PAIR, "kd", 0)])
     (out / "notes.txt").write_text("mine\n")
     teachers.mkdir()
     (teachers / "keep.txt").write_text("a teacher store\n")

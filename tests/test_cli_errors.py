@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from registering import register_specs
 
-from dfkd_bench import store
+from dfkd_bench import files, rundir
 from dfkd_bench.cli import cli
+from dfkd_bench.engine.run import resolve_cell
 from dfkd_bench.engine.spec import RunOptions
 from dfkd_bench.errors import BadInput
-from dfkd_bench.grid import GRID_FILE, GridRequest, expand, load_grid, register
+from dfkd_bench.grid import GRID_FILE, GridRequest, expand, load_grid
+from dfkd_bench.summary import write_summary
 
 PAIR = "lenet5_bn-lenet5_half_bn"
 
@@ -80,10 +83,10 @@ def test_atomic_writes_get_the_mode_the_umask_allows(
     tmp_path: Path, umask: None, monkeypatch: pytest.MonkeyPatch, mask: int, mode: int, proc: bool
 ):
     if not proc:
-        monkeypatch.setattr(store, "PROC_STATUS", tmp_path / "no-proc-status")
+        monkeypatch.setattr(files, "PROC_STATUS", tmp_path / "no-proc-status")
     os.umask(mask)
-    assert store.current_umask() == mask
-    store.atomic_write_text(tmp_path / "result.json", "{}\n")
+    assert files.current_umask() == mask
+    files.atomic_write_text(tmp_path / "result.json", "{}\n")
     assert stat.S_IMODE((tmp_path / "result.json").stat().st_mode) == mode
     assert os.umask(mask) == mask, "reading the umask leaves it as it was"
 
@@ -93,7 +96,7 @@ def test_grid_file_and_teacher_files_follow_the_umask(tmp_path: Path, umask: Non
     from dfkd_bench.teachers import TeacherStore
 
     os.umask(0o022)
-    register(tmp_path / "out", _kd_cells([0]))
+    register_specs(tmp_path / "out", _kd_cells([0]))
     TeacherStore(tmp_path / "teachers").save("mnist", "lenet5", create_model("lenet5", 10), {"source": "test"})
     written = [tmp_path / "out" / GRID_FILE, *sorted((tmp_path / "teachers" / "mnist").iterdir())]
     assert len(written) == 3
@@ -142,7 +145,7 @@ def test_unreadable_grid_file_is_one_line_and_never_replaced(tmp_path: Path, nam
     ):
         _one_error(_invoke(*args), path, why, "move it aside")
     with pytest.raises(BadInput, match="it is left as it is"):
-        register(out, _kd_cells([1]))
+        register_specs(out, _kd_cells([1]))
     assert _snapshot(out) == before
 
 
@@ -151,7 +154,7 @@ def test_grid_file_that_cannot_be_read_is_one_line(tmp_path: Path):
     before = _snapshot(tmp_path)
     _one_error(_invoke("status", tmp_path), f"{tmp_path / GRID_FILE} cannot be read (Is a directory)")
     with pytest.raises(BadInput, match="cannot be read"):
-        register(tmp_path, _kd_cells([0]))
+        register_specs(tmp_path, _kd_cells([0]))
     assert _snapshot(tmp_path) == before
 
 
@@ -163,8 +166,12 @@ def test_any_other_file_system_error_is_one_line_naming_the_path(tmp_path: Path)
 
 def test_valid_grid_cells_load_back_as_registered(tmp_path: Path):
     cells = expand(GridRequest(methods=["kd", "ssdkd"], scales=["600"], seeds=[0]))[0]
-    register(tmp_path, cells)
-    assert load_grid(tmp_path) == cells and any(c.overrides for c in cells)
+    register_specs(tmp_path, cells)
+    loaded = load_grid(tmp_path)
+    assert [c.spec for c in loaded] == cells and any(c.overrides for c in cells)
+    assert [(c.config, c.hash, c.path) for c in loaded] == [
+        (r.config, r.hash, r.path) for r in (resolve_cell(s, RunOptions(out=tmp_path)) for s in cells)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -187,7 +194,7 @@ def test_out_that_is_a_file_is_one_line_and_untouched(tmp_path: Path, command: l
 
 def test_report_out_or_status_folder_that_is_a_file_is_one_line(tmp_path: Path):
     runs = tmp_path / "runs"
-    store.write_result(store.run_dir(runs, "mnist", PAIR, "kd", None, 0), {"status": "done"})
+    rundir.write_result(rundir.run_dir(runs, "mnist", PAIR, "kd", None, 0), {"status": "done"})
     target = tmp_path / "report.md"
     target.write_text("mine\n")
     before = _snapshot(tmp_path)
@@ -212,7 +219,7 @@ def _unwritable_commands(tmp_path: Path, out: Path) -> list[list]:
     # cifar10 with no data: were the --out check missing, the command would stop at its data, writing nothing
     missing = ["--datasets", "cifar10", "--methods", "fast2", "--data-root", tmp_path / "no-data"]
     runs = tmp_path / "runs"
-    store.write_result(store.run_dir(runs, "mnist", PAIR, "kd", None, 0), {"status": "done"})
+    rundir.write_result(rundir.run_dir(runs, "mnist", PAIR, "kd", None, 0), {"status": "done"})
     return [
         ["run", *missing, "--out", out / "grid", "--teachers", tmp_path / "teachers"],
         ["run-one", "--method", "kd", "--out", out / "grid", "--teachers", tmp_path / "teachers"],
@@ -252,10 +259,12 @@ def test_read_only_folder_is_one_line_before_anything_is_written(tmp_path: Path)
     ids=["disk-full", "permission"],
 )
 def test_grid_file_write_failure_is_one_line_and_keeps_the_old_grid(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: OSError
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: OSError, teachers_copy: Path
 ):
+    """The teacher is in the store, so the grid file is the first thing `run-one --method` writes (a cell is
+    registered with its teacher's sha256, so a missing teacher would be trained first)."""
     out = tmp_path / "out"
-    register(out, _kd_cells([0]))
+    register_specs(out, _kd_cells([0]))
     before = _snapshot(out)
 
     def fail(*args, **kwargs):
@@ -265,7 +274,7 @@ def test_grid_file_write_failure_is_one_line_and_keeps_the_old_grid(
         monkeypatch.setattr(os, "fsync", fail)  # where a full disk shows up for a small file
     else:
         monkeypatch.setattr(tempfile, "mkstemp", fail)
-    result = _invoke("run-one", "--method", "kd", "--seed", "1", "--out", out, "--teachers", tmp_path / "teachers")
+    result = _invoke("run-one", "--method", "kd", "--seed", "1", "--out", out, "--teachers", teachers_copy)
     _one_error(result, f"cannot write the grid file {out / GRID_FILE}: {failure.strerror}")
     assert _snapshot(out) == before, "old grid kept, no temporary file left behind"
 
@@ -273,7 +282,7 @@ def test_grid_file_write_failure_is_one_line_and_keeps_the_old_grid(
 def test_grid_folder_under_a_file_is_a_bad_input_naming_the_grid_file(tmp_path: Path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(BadInput, match=f"cannot write the grid file {tmp_path / 'file' / 'sub' / GRID_FILE}"):
-        register(tmp_path / "file" / "sub", _kd_cells([0]))
+        register_specs(tmp_path / "file" / "sub", _kd_cells([0]))
 
 
 @pytest.mark.parametrize(
@@ -310,24 +319,23 @@ def test_status_without_a_grid_is_one_line(tmp_path: Path):
 
 def _done_cell(out: Path) -> Path:
     """A grid of one kd cell recorded as done, with its checkpoint, digest and metrics, as a finished run leaves it."""
-    from dfkd_bench.engine.loop import resolve_run
-
     spec = _kd_cells([0])[0]
-    register(out, [spec])
-    config, digest, path = resolve_run(spec, RunOptions(out=out))
-    store.save_checkpoint(path, {"epoch": 1})
-    store.atomic_write_text(path / store.METRICS, '{"epoch": 0}\n')
-    store.write_result(path, {"status": "done", "config_hash": digest, "epochs_done": 1, **spec.__dict__})
+    register_specs(out, [spec])
+    cell = resolve_cell(spec, RunOptions(out=out))
+    digest, path = cell.hash, cell.path
+    rundir.save_checkpoint(path, {"epoch": 1})
+    files.atomic_write_text(path / rundir.METRICS, '{"epoch": 0}\n')
+    rundir.write_result(path, {"status": "done", "config_hash": digest, "epochs_done": 1, **spec.__dict__})
     return path
 
 
 @pytest.mark.parametrize(
     ("damage", "problem"),
     [
-        (lambda run: (run / store.CHECKPOINT).write_bytes(b"edited"), "ckpt/last.pt does not match last.pt.sha256"),
-        (lambda run: (run / store.CHECKPOINT).unlink(), "ckpt/last.pt missing"),
-        (lambda run: (run / store.CHECKPOINT_DIGEST).unlink(), "ckpt/last.pt.sha256 missing"),
-        (lambda run: (run / store.METRICS).unlink(), "metrics.jsonl missing"),
+        (lambda run: (run / rundir.CHECKPOINT).write_bytes(b"edited"), "ckpt/last.pt does not match last.pt.sha256"),
+        (lambda run: (run / rundir.CHECKPOINT).unlink(), "ckpt/last.pt missing"),
+        (lambda run: (run / rundir.CHECKPOINT_DIGEST).unlink(), "ckpt/last.pt.sha256 missing"),
+        (lambda run: (run / rundir.METRICS).unlink(), "metrics.jsonl missing"),
     ],
     ids=["checkpoint-edited", "checkpoint-missing", "digest-missing", "metrics-missing"],
 )
@@ -343,15 +351,47 @@ def test_status_lists_done_cells_whose_checkpoint_or_metrics_are_damaged(tmp_pat
     assert damaged == [f"damaged #0 mnist/{PAIR}/kd/seed-0 (done): {problem} in {run}"]
 
 
+def test_rerun_restores_the_metrics_of_a_done_cell_from_its_verified_checkpoint(tmp_path: Path):
+    from dfkd_bench.engine.run import run_one
+
+    out = tmp_path / "out"
+    run = _done_cell(out)
+    history = [{"epoch": 0, "top1": 50.0}, {"epoch": 1, "top1": 60.0}]
+    rundir.save_checkpoint(run, {"epoch": 2, "history": history})
+    (run / rundir.METRICS).unlink()
+    result = run_one(_kd_cells([0])[0], RunOptions(out=out))
+    assert result["status"] == "done" and result["epochs_done"] == 1, "the recorded result stands, nothing reruns"
+    lines = (run / rundir.METRICS).read_text().splitlines()
+    assert [json.loads(line) for line in lines] == history
+    assert "metrics.jsonl restored from the verified checkpoint" in (run / rundir.LOG).read_text()
+    assert rundir.run_damage(run) == []
+
+
+def test_rerun_leaves_a_done_cell_alone_when_its_checkpoint_cannot_be_trusted(tmp_path: Path):
+    from dfkd_bench.engine.run import run_one
+
+    out = tmp_path / "out"
+    run = _done_cell(out)
+    (run / rundir.METRICS).unlink()
+    (run / rundir.CHECKPOINT).write_bytes(b"edited")
+    before = (run / rundir.RESULT).read_bytes()
+    assert run_one(_kd_cells([0])[0], RunOptions(out=out))["status"] == "done"
+    assert (run / rundir.RESULT).read_bytes() == before and not (run / rundir.METRICS).exists()
+    assert rundir.run_damage(run) == [
+        "ckpt/last.pt does not match last.pt.sha256",
+        "metrics.jsonl missing",
+    ]
+
+
 # 4. report
 
 
 def _runs_with_summary(root: Path) -> Path:
     for seed in (0, 1):
-        run = store.run_dir(root, "mnist", PAIR, "kd", None, seed)
+        run = rundir.run_dir(root, "mnist", PAIR, "kd", None, seed)
         result = {"dataset": "mnist", "pair": PAIR, "method": "kd", "seed": seed, "status": "done"}
-        store.write_result(run, {**result, "best_top1": 90.0 + seed, "last_top1": 89.0, "times": {"total": 3.0}})
-    store.write_summary(root)
+        rundir.write_result(run, {**result, "best_top1": 90.0 + seed, "last_top1": 89.0, "times": {"total": 3.0}})
+    write_summary(root)
     return root / "summary.csv"
 
 
@@ -416,6 +456,30 @@ def test_train_refuses_to_replace_a_stored_teacher_without_force(tmp_path: Path,
     forced = _invoke(*args, "--force")
     assert forced.exit_code == 0, forced.output
     assert calls == [("lenet5", "mnist", teachers)]
+
+
+def test_teacher_import_refuses_to_replace_a_stored_teacher_without_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import dfkd_bench.train
+
+    teachers = _fake_store(tmp_path / "teachers")
+    before = _snapshot(teachers)
+    file = tmp_path / "mnist_lenet5.pth"
+    file.write_bytes(b"not read before the refusal")
+    args = ["teacher", "import", file, "--model", "lenet5", "--dataset", "mnist", "--teachers", teachers]
+    _one_error(_invoke(*args), str(teachers / "mnist" / "lenet5.pt"), "--force")
+    assert _snapshot(teachers) == before
+    calls = []
+
+    def fake_import(store, path, model, dataset, *rest):
+        calls.append((Path(path), model, dataset))
+        return {"metric": "top1", "test_top1": 99.0, "sha256": "ab" * 32}
+
+    monkeypatch.setattr(dfkd_bench.train, "import_teacher", fake_import)
+    forced = _invoke(*args, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert calls == [(file, "lenet5", "mnist")]
 
 
 @pytest.mark.parametrize("epochs", ["0", "-1", "two"])

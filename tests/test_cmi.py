@@ -128,7 +128,7 @@ def test_instance_mean_hook_records_input_means_only_while_active():
 
 def test_reinitialise_draws_dcgan_statistics():
     torch.manual_seed(0)
-    gen = create_generator("generator", 256, 32, 3, 64)
+    gen = create_generator(256, 32, 3, 64)
     for p in gen.parameters():
         nn.init.constant_(p, 5.0)
     reinitialise(gen)

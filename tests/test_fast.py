@@ -56,7 +56,7 @@ def test_inversion_loss_task_weights_and_adversarial_switch():
 
 def test_reset_first_layers_touches_only_the_first_linear_and_bn():
     torch.manual_seed(0)
-    g = create_generator("generator", nz=64, img_size=32, nc=3, ngf=32)
+    g = create_generator(nz=64, img_size=32, nc=3, ngf=32)
     before = {k: v.clone() for k, v in g.state_dict().items()}
     fast_module.reset_first_layers(g)
     after = g.state_dict()

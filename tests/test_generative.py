@@ -135,8 +135,9 @@ def test_dfad_trains_the_student_with_l1_and_the_others_with_kl_at_t1():
     t = torch.tensor([[0.0, 1.0, 0.5], [2.0, -1.0, 1.0]])
     batch = Batch(x=torch.zeros(2, 1, 4, 4))
     # mean |s - t| = (1 + 3 + 0 + 2 + 1 + 2) / 6 = 1.5
-    assert build("dfad").student_loss(s, t, batch).item() == pytest.approx(1.5)
-    assert build("dafl").student_loss(s, t, batch).item() == pytest.approx(kd_kl(s, t, T=1.0).item())
+    dfad, dafl = build("dfad").student_loss(s, t, batch), build("dafl").student_loss(s, t, batch)
+    assert list(dfad) == ["l1"] and dfad["l1"].item() == pytest.approx(1.5)
+    assert list(dafl) == ["kl"] and dafl["kl"].item() == pytest.approx(kd_kl(s, t, T=1.0).item())
 
 
 def test_synthesis_updates_only_the_generator_with_the_student_in_eval_mode():

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from registering import register_specs
 
 from dfkd_bench.cli import cli
 from dfkd_bench.engine.spec import RunSpec
 from dfkd_bench.errors import BadInput
-from dfkd_bench.grid import GridRequest, cell_at, expand, load_grid, parse_scale, register
+from dfkd_bench.grid import GridRequest, cell_at, expand, load_grid, parse_scale
 
 
 def _scale(spec: RunSpec):
@@ -74,11 +75,11 @@ def test_methods_without_a_data_scale_run_once_at_their_own():
 
 def test_grid_file_appends_and_keeps_indices(tmp_path: Path):
     first, _ = expand(GridRequest(methods=["kd"], seeds=[0, 1]))
-    assert register(tmp_path, first) == [0, 1]
+    assert register_specs(tmp_path, first) == [0, 1]
     more, _ = expand(GridRequest(methods=["kd", "deepinv"], seeds=[1, 2]))
-    indices = register(tmp_path, more)
+    indices = register_specs(tmp_path, more)
     assert indices[0] == 1 and sorted(indices) == [1, 2, 3, 4]
-    assert load_grid(tmp_path)[:2] == first and cell_at(tmp_path, 1) == first[1]
+    assert [c.spec for c in load_grid(tmp_path)[:2]] == first and cell_at(tmp_path, 1).spec == first[1]
     with pytest.raises(BadInput, match="out of range"):
         cell_at(tmp_path, 5)
 
@@ -94,7 +95,7 @@ def test_missing_data_root_or_teacher_is_exit_2_and_touches_nothing(tmp_path: Pa
     from test_data import write_cifar10
 
     out = tmp_path / "out"
-    register(out, expand(GridRequest(methods=["kd"]))[0])
+    register_specs(out, expand(GridRequest(methods=["kd"]))[0])
     (out / "summary.csv").write_text("recorded\n")
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     runner = CliRunner()
@@ -140,14 +141,11 @@ def test_runners_starting_together_train_a_missing_teacher_once(tmp_path: Path, 
 
 def test_run_one_index_exits_75_while_another_worker_holds_the_cell(tmp_path: Path, teacher_root: Path):
     from dfkd_bench.claims import Claim, claim_folder
-    from dfkd_bench.engine.loop import resolve_run
-    from dfkd_bench.engine.spec import RunOptions
 
     out = tmp_path / "out"
     specs, _ = expand(GridRequest(methods=["kd"], budget="quick"))
-    register(out, specs)
-    opts = RunOptions(out=out, teachers=teacher_root, device="cpu")
-    holder = Claim(claim_folder(out, resolve_run(specs[0], opts)[2]))
+    register_specs(out, specs, teacher_root)
+    holder = Claim(claim_folder(out, load_grid(out)[0].path))
     assert holder.try_acquire()
     args = ["run-one", "--out", str(out), "--index", "0", "--teachers", str(teacher_root), "--device", "cpu"]
     result = CliRunner().invoke(cli, args)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dfkd_bench.engine.loop import run_one
+from dfkd_bench.engine.run import run_cell
 from dfkd_bench.engine.spec import RunOptions
 from dfkd_bench.grid import GridRequest, load_grid
 from dfkd_bench.launch import LaunchSettings
@@ -159,15 +159,15 @@ def test_corrupt_result_and_checkpoint_are_detected_and_redone(
     for path in (garbled, unverified):
         for name in ("result.json", "ckpt/last.pt", "ckpt/last.pt.sha256", "metrics.jsonl"):
             (path / name).unlink()
-    spec = next(s for s in load_grid(out) if str(garbled).endswith(f"{s.method}/scale-auto/seed-{s.seed}"))
+    cell = next(c for c in load_grid(out) if c.path == garbled)
     with pytest.raises(KeyboardInterrupt):
-        run_one(spec, opts, _StopAfterFirstEpoch())
+        run_cell(cell, opts, _StopAfterFirstEpoch())
     blob = bytearray((garbled / "ckpt" / "last.pt").read_bytes())
     blob[len(blob) // 2] ^= 0xFF
     (garbled / "ckpt" / "last.pt").write_bytes(bytes(blob))
-    spec = next(s for s in load_grid(out) if str(unverified).endswith(f"{s.method}/scale-auto/seed-{s.seed}"))
+    cell = next(c for c in load_grid(out) if c.path == unverified)
     with pytest.raises(KeyboardInterrupt):
-        run_one(spec, opts, _StopAfterFirstEpoch())
+        run_cell(cell, opts, _StopAfterFirstEpoch())
     (unverified / "ckpt" / "last.pt.sha256").unlink()
 
     assert run_request(_request(), opts).complete
@@ -179,12 +179,15 @@ def test_corrupt_result_and_checkpoint_are_detected_and_redone(
         assert list((path / "ckpt").glob("last.pt.corrupt-*")), "the bad checkpoint is kept aside, not deleted"
 
 
-submitit = pytest.importorskip("submitit")
+@pytest.fixture
+def submitit():
+    """The optional slurm extra: only the tests that need it skip without it."""
+    return pytest.importorskip("submitit")
 
 
 @pytest.mark.parametrize("cluster", ["debug", "local"])
 def test_slurm_launcher_through_submitit(
-    tmp_path: Path, teacher_root: Path, reference: Path, cluster: str, one_thread: None
+    tmp_path: Path, teacher_root: Path, reference: Path, cluster: str, one_thread: None, submitit
 ):
     out = tmp_path / cluster
     settings = LaunchSettings(slurm_cluster=cluster, timeout_min=10, cpus_per_task=1, wait=True)
@@ -198,7 +201,7 @@ def test_slurm_launcher_through_submitit(
         assert len(list((out / ".slurm").glob("*/*_result.pkl"))) == 4
 
 
-def test_slurm_requeue_hook_releases_the_claim_and_resubmits(tmp_path: Path, teacher_root: Path):
+def test_slurm_requeue_hook_releases_the_claim_and_resubmits(tmp_path: Path, teacher_root: Path, submitit):
     from dfkd_bench.claims import Claim, current_claim
     from dfkd_bench.launch.slurm import CellTask
 
@@ -246,7 +249,7 @@ def test_status_counts_states_and_points_at_failed_logs(tmp_path: Path, teacher_
     from click.testing import CliRunner
 
     from dfkd_bench.cli import cli
-    from dfkd_bench.store import read_result, write_result
+    from dfkd_bench.rundir import read_result, write_result
 
     out = tmp_path / "status"
     shutil.copytree(reference, out)

@@ -10,7 +10,6 @@ from torch import Tensor, nn
 
 from dfkd_bench.errors import BadInput
 from dfkd_bench.models import (
-    GENERATORS,
     MODELS,
     count_parameters,
     create_generator,
@@ -292,7 +291,6 @@ def test_registry_contents_and_meta() -> None:
     for name in list_models():  # the meta the runner relies on must match the architecture
         has_bn = any(isinstance(m, torch.nn.BatchNorm2d) for m in create_model(name, 10).modules())
         assert MODELS.meta(name)["batchnorm"] == has_bn, name
-    assert GENERATORS.names() == ["generator"]
 
 
 @pytest.mark.parametrize("name", CIFAR_MODELS)
@@ -311,9 +309,9 @@ def test_lenet_parameter_counts() -> None:
 
 
 def test_generator_parameter_counts() -> None:
-    assert count_parameters(create_generator("generator", nz=256, img_size=32, nc=3)) == 2_328_899
-    assert count_parameters(create_generator("generator", nz=512, img_size=32, nc=3)) == 4_426_051
-    assert len(create_generator("generator", nz=256, img_size=32, nc=3).state_dict()) == 21
+    assert count_parameters(create_generator(nz=256, img_size=32, nc=3)) == 2_328_899
+    assert count_parameters(create_generator(nz=512, img_size=32, nc=3)) == 4_426_051
+    assert len(create_generator(nz=256, img_size=32, nc=3).state_dict()) == 21
 
 
 @pytest.mark.parametrize("name", sorted(STATE_DICT_KEYS))
@@ -351,7 +349,7 @@ def test_logits_match_functional_reference(case: str) -> None:
 
 
 def test_generator_matches_functional_reference() -> None:
-    gen = _randomise(create_generator("generator", nz=64, img_size=32, nc=3, ngf=16))
+    gen = _randomise(create_generator(nz=64, img_size=32, nc=3, ngf=16))
     z = torch.randn(3, 64)
     with torch.no_grad():
         assert torch.allclose(gen(z), _f_generator(gen.state_dict(), z, 32), atol=1e-6)
@@ -410,8 +408,8 @@ def test_unknown_model_lists_all_names() -> None:
     assert "resnet1000" in msg
     for name in list_models():
         assert name in msg
-    with pytest.raises(BadInput, match="generator"):
-        create_generator("biggan", nz=8, img_size=32, nc=3)
+    with pytest.raises(BadInput, match="ngf must be a positive integer"):
+        create_generator(nz=8, img_size=32, nc=3, ngf=0)
 
 
 def test_in_channels_override() -> None:
@@ -429,17 +427,17 @@ def test_bad_sizes_rejected(bad) -> None:
     with pytest.raises(BadInput):
         create_model("lenet5", bad)
     with pytest.raises(BadInput):
-        create_generator("generator", nz=bad, img_size=32, nc=3)
+        create_generator(nz=bad, img_size=32, nc=3)
 
 
 def test_generator_img_size_must_be_multiple_of_four() -> None:
     with pytest.raises(BadInput, match="multiple of 4"):
-        create_generator("generator", nz=16, img_size=30, nc=3)
+        create_generator(nz=16, img_size=30, nc=3)
 
 
 @pytest.mark.parametrize(("img_size", "nc"), [(32, 3), (28, 1), (32, 1)])
 def test_generator_output(img_size: int, nc: int) -> None:
-    gen = create_generator("generator", nz=32, img_size=img_size, nc=nc, ngf=16)
+    gen = create_generator(nz=32, img_size=img_size, nc=nc, ngf=16)
     out = gen(torch.randn(4, 32))
     assert out.shape == (4, nc, img_size, img_size)
     assert out.min() >= 0.0 and out.max() <= 1.0
@@ -448,7 +446,7 @@ def test_generator_output(img_size: int, nc: int) -> None:
 
 
 def test_generator_clone_is_equal_but_independent() -> None:
-    gen = create_generator("generator", nz=16, img_size=32, nc=3, ngf=8)
+    gen = create_generator(nz=16, img_size=32, nc=3, ngf=8)
     gen(torch.randn(4, 16)).mean().backward()  # populate grads and BN running stats
     twin = gen.clone()
     assert type(twin) is type(gen) and twin is not gen

@@ -22,7 +22,7 @@ from dfkd_bench.report.paper_claims import (
     claims_markdown,
 )
 from dfkd_bench.report.stats import bootstrap_ratio_ci, linear_fit, t_cdf, t_quantile, welch_ci
-from dfkd_bench.store import SUMMARY_COLUMNS
+from dfkd_bench.summary import SUMMARY_COLUMNS
 
 PAIR = "lenet5_bn-lenet5_half_bn"
 SCALES = (600, 3000, 6000, 12000, 60000)  # 1, 5, 10, 20, 100 % of MNIST's 60,000 training images

@@ -18,7 +18,7 @@ from dfkd_bench.report.figures import (
 )
 from dfkd_bench.report.paper_tables import table_cells
 from dfkd_bench.report.render import render_latex, render_markdown
-from dfkd_bench.store import SUMMARY_COLUMNS
+from dfkd_bench.summary import SUMMARY_COLUMNS
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "table1_fixture.md"
 R34, W161 = "resnet34-resnet18", "wrn40_2-wrn16_1"

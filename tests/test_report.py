@@ -6,7 +6,8 @@ from pathlib import Path
 
 from dfkd_bench.report.build import write_report
 from dfkd_bench.report.tables import aggregate
-from dfkd_bench.store import collect, run_dir, write_result
+from dfkd_bench.rundir import run_dir, write_result
+from dfkd_bench.summary import collect
 
 
 def _result(root: Path, method: str, seed: int, best: float, status: str = "done") -> None:

@@ -215,7 +215,7 @@ def _fashion_system_dir() -> Path:
     return FASHION_SYSTEM_DIR
 
 
-DATASETS.register("mnist", default=True, train_size=60000)(
+DATASETS.register("mnist", train_size=60000)(
     IdxSource(
         DatasetSpec("mnist", 10, 1, IMAGE_SIZE, (0.1307,), (0.3081,), False, tuple(str(d) for d in range(10))),
         "MNIST",

@@ -13,6 +13,7 @@ from torch import nn
 from dfkd_bench.data import ImageSet, SegmentationSet
 from dfkd_bench.data.augment import normalize, to_float
 from dfkd_bench.engine.segmentation_metrics import SegEvalResult, evaluate_segmentation
+from dfkd_bench.models.modes import eval_mode
 
 
 @dataclass
@@ -26,27 +27,25 @@ class EvalResult:
 @torch.no_grad()
 def evaluate(model: nn.Module, test: ImageSet, batch_size: int = 1024) -> EvalResult:
     """Accuracies in percent; the model is put back in the mode it was in."""
-    was_training = model.training
-    model.eval()
     spec = test.spec
     device = next(model.parameters()).device
     correct1 = correct5 = 0
     loss_sum = 0.0
     hits = torch.zeros(spec.num_classes, dtype=torch.long)
     counts = torch.zeros(spec.num_classes, dtype=torch.long)
-    for start in range(0, len(test), batch_size):
-        images = test.images[start : start + batch_size].to(device)
-        labels = test.labels[start : start + batch_size].to(device)
-        logits = model(normalize(to_float(images), spec.mean, spec.std))
-        loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
-        k = min(5, logits.shape[1])
-        topk = logits.topk(k, dim=1).indices
-        right = topk[:, 0] == labels
-        correct1 += right.sum().item()
-        correct5 += (topk == labels[:, None]).any(dim=1).sum().item()
-        hits += torch.bincount(labels[right].cpu(), minlength=spec.num_classes)
-        counts += torch.bincount(labels.cpu(), minlength=spec.num_classes)
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(test), batch_size):
+            images = test.images[start : start + batch_size].to(device)
+            labels = test.labels[start : start + batch_size].to(device)
+            logits = model(normalize(to_float(images), spec.mean, spec.std))
+            loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
+            k = min(5, logits.shape[1])
+            topk = logits.topk(k, dim=1).indices
+            right = topk[:, 0] == labels
+            correct1 += right.sum().item()
+            correct5 += (topk == labels[:, None]).any(dim=1).sum().item()
+            hits += torch.bincount(labels[right].cpu(), minlength=spec.num_classes)
+            counts += torch.bincount(labels.cpu(), minlength=spec.num_classes)
     n = len(test)
     per_class = (100.0 * hits.double() / counts.clamp_min(1).double()).tolist()
     return EvalResult(100.0 * correct1 / n, 100.0 * correct5 / n, loss_sum / n, per_class)
@@ -59,11 +58,6 @@ def evaluate_split(
     if isinstance(test, SegmentationSet):
         return evaluate_segmentation(model, test, batch_size)
     return evaluate(model, test, batch_size)
-
-
-def metric_of(result: EvalResult | SegEvalResult) -> str:
-    """The headline metric's key: 'top1' (percent) or 'miou' (fraction), as records and reports name it."""
-    return "miou" if isinstance(result, SegEvalResult) else "top1"
 
 
 def headline(result: EvalResult | SegEvalResult) -> str:

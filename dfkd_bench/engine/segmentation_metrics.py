@@ -19,6 +19,7 @@ from torch import nn
 
 from dfkd_bench.data import IGNORE_INDEX, SegmentationSet
 from dfkd_bench.data.augment import normalize, to_float
+from dfkd_bench.models.modes import eval_mode
 
 
 def confusion_matrix(
@@ -74,19 +75,17 @@ def evaluate_segmentation(model: nn.Module, test: SegmentationSet, batch_size: i
 
     The model must return N x C x H x W logits at the input size (as the registered segmenters do).
     """
-    was_training = model.training
-    model.eval()
     spec = test.spec
     device = next(model.parameters()).device
     conf = torch.zeros(spec.num_classes, spec.num_classes, dtype=torch.int64, device=device)
     loss_sum = 0.0
-    for start in range(0, len(test), batch_size):
-        images = test.images[start : start + batch_size].to(device)
-        masks = test.masks[start : start + batch_size].to(device).long()
-        logits = model(normalize(to_float(images), spec.mean, spec.std))
-        loss_sum += F.cross_entropy(logits, masks, ignore_index=IGNORE_INDEX, reduction="sum").item()
-        conf += confusion_matrix(logits.argmax(dim=1), masks, spec.num_classes)
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(test), batch_size):
+            images = test.images[start : start + batch_size].to(device)
+            masks = test.masks[start : start + batch_size].to(device).long()
+            logits = model(normalize(to_float(images), spec.mean, spec.std))
+            loss_sum += F.cross_entropy(logits, masks, ignore_index=IGNORE_INDEX, reduction="sum").item()
+            conf += confusion_matrix(logits.argmax(dim=1), masks, spec.num_classes)
     conf = conf.cpu()
     pixels = int(conf.sum())
     per_class = [None if math.isnan(v) else v for v in class_iou(conf).tolist()]

@@ -1,4 +1,5 @@
-"""RunSpec: one cell of a grid, and RunOptions: where and how it runs (not part of the experiment's identity)."""
+"""RunSpec: one cell of a grid as asked for; ResolvedCell: that cell resolved once (config, hash, run directory);
+RunOptions: where and how it runs (not part of the experiment's identity)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class RunSpec:
         return f"{self.dataset}/{self.pair}/{self.method}/seed-{self.seed}"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunOptions:
     out: Path = Path("results/runs")
     data_root: str | None = None
@@ -30,3 +31,20 @@ class RunOptions:
     device: str = "auto"
     force: bool = False
     retry_failed: bool = False
+
+
+@dataclass(frozen=True)
+class ResolvedCell:
+    """A cell resolved once, when its grid is registered: the full config it runs (cards, budget, overrides and
+    the teacher's sha256 folded in), that config's hash and its run directory. grid.json stores it, so launchers,
+    status and workers read what was registered instead of loading cards and the teacher store again; a card or
+    teacher changed later shows up as a different hash at the next registration."""
+
+    spec: RunSpec
+    config: dict[str, Any]
+    hash: str
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return self.spec.label

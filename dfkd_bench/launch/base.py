@@ -24,14 +24,14 @@ class LaunchSettings:
     wait: bool = False
 
 
-class Progress(Protocol):
+class GridProgress(Protocol):
     def message(self, text: str) -> None: ...
     def cell_done(self, index: int, result: dict[str, Any]) -> None: ...
 
 
 class Launcher(Protocol):
     def __call__(
-        self, indices: list[int], opts: RunOptions, settings: LaunchSettings, progress: Progress
+        self, indices: list[int], opts: RunOptions, settings: LaunchSettings, progress: GridProgress
     ) -> dict[int, dict[str, Any]]: ...
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dfkd_bench.engine.loop import EpochObserver
+from dfkd_bench.engine.run import EpochObserver
 from dfkd_bench.engine.spec import RunOptions
 from dfkd_bench.grid import load_grid
-from dfkd_bench.launch.base import LAUNCHERS, LaunchSettings, Progress
+from dfkd_bench.launch.base import LAUNCHERS, GridProgress, LaunchSettings
 from dfkd_bench.launch.worker import HELD, execute
 
 
 @LAUNCHERS.register("inline")
 def run_inline(
-    indices: list[int], opts: RunOptions, settings: LaunchSettings, progress: Progress
+    indices: list[int], opts: RunOptions, settings: LaunchSettings, progress: GridProgress
 ) -> dict[int, dict[str, Any]]:
     """Cells held by another runner are retried after the others, until they are done or their claim goes stale."""
     cells = load_grid(opts.out)

@@ -11,15 +11,11 @@ from typing import Any
 
 import torch
 
-from dfkd_bench.engine.loop import resolve_run
 from dfkd_bench.engine.spec import RunOptions
-from dfkd_bench.errors import BadInput
+from dfkd_bench.errors import EXIT_HELD, BadInput
 from dfkd_bench.grid import load_grid
-from dfkd_bench.launch.base import LAUNCHERS, LaunchSettings, Progress
-from dfkd_bench.store import CorruptRecord, read_result
-
-EXIT_HELD = 75
-"""`run-one --index` exits with this code when another live worker holds the cell (EX_TEMPFAIL)."""
+from dfkd_bench.launch.base import LAUNCHERS, GridProgress, LaunchSettings
+from dfkd_bench.rundir import CorruptRecord, read_result
 
 
 def worker_command(out: Path, index: int, opts: RunOptions, device: str) -> list[str]:
@@ -44,9 +40,10 @@ def _slots(settings: LaunchSettings) -> list[str | None]:
 
 
 def _result(index: int, opts: RunOptions, code: int) -> dict[str, Any]:
-    spec = load_grid(opts.out)[index]
+    cell = load_grid(opts.out)[index]
+    spec = cell.spec
     try:
-        result = read_result(resolve_run(spec, opts)[2])
+        result = read_result(cell.path)
     except CorruptRecord as err:
         result = {"status": "corrupt", "error": str(err)}
     identity = {"dataset": spec.dataset, "pair": spec.pair, "method": spec.method, "seed": spec.seed}
@@ -63,7 +60,7 @@ def cpu_threads(workers: int) -> int:
 
 @LAUNCHERS.register("local")
 def run_local(
-    indices: list[int], opts: RunOptions, settings: LaunchSettings, progress: Progress
+    indices: list[int], opts: RunOptions, settings: LaunchSettings, progress: GridProgress
 ) -> dict[int, dict[str, Any]]:
     """Workers pull cells from a shared queue; a cell held elsewhere goes back to the end of the queue."""
     slots = _slots(settings)

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from dfkd_bench.claims import Claim, claim_folder
-from dfkd_bench.engine.loop import resolve_run
 from dfkd_bench.engine.spec import RunOptions
 from dfkd_bench.errors import BadInput
 from dfkd_bench.grid import load_grid
-from dfkd_bench.launch.base import LAUNCHERS, LaunchSettings, Progress
+from dfkd_bench.launch.base import LAUNCHERS, GridProgress, LaunchSettings
 from dfkd_bench.launch.worker import execute
 
 CLUSTERS = ("slurm", "local", "debug")
@@ -27,9 +26,9 @@ class CellTask:
         self._claim: Claim | None = None
 
     def __call__(self, index: int) -> dict[str, Any]:
-        spec = load_grid(self.opts.out)[index]
-        self._claim = Claim(claim_folder(self.opts.out, resolve_run(spec, self.opts)[2]))
-        return execute(spec, self.opts, claim=self._claim)
+        cell = load_grid(self.opts.out)[index]
+        self._claim = Claim(claim_folder(self.opts.out, cell.path))
+        return execute(cell, self.opts, claim=self._claim)
 
     def checkpoint(self, index: int) -> Any:
         """Release the claim so the requeued task takes the cell at once; the run resumes from its checkpoint."""
@@ -72,7 +71,7 @@ def _executor(settings: LaunchSettings, folder: Path) -> Any:
 
 @LAUNCHERS.register("slurm")
 def run_slurm(
-    indices: list[int], opts: RunOptions, settings: LaunchSettings, progress: Progress
+    indices: list[int], opts: RunOptions, settings: LaunchSettings, progress: GridProgress
 ) -> dict[int, dict[str, Any]]:
     """Submit the cells as one array; with `wait`, block until every task ends and return the results."""
     folder = Path(opts.out) / ".slurm" / "%j"
@@ -90,7 +89,7 @@ def run_slurm(
         try:
             results[index] = job.result()
         except Exception as err:
-            spec = load_grid(opts.out)[index]
+            spec = load_grid(opts.out)[index].spec
             results[index] = {"status": "failed", "error": f"{type(err).__name__}: {err}", **spec.__dict__}
         progress.cell_done(index, results[index])
     return results

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from dfkd_bench.claims import Claim, claim_folder
-from dfkd_bench.engine.loop import CellAbandoned, EpochObserver, resolve_run, run_one
-from dfkd_bench.engine.spec import RunOptions, RunSpec
+from dfkd_bench.engine.run import CellAbandoned, EpochObserver, run_cell
+from dfkd_bench.engine.spec import ResolvedCell, RunOptions, RunSpec
 from dfkd_bench.errors import BadInput
-from dfkd_bench.store import write_summary
+from dfkd_bench.summary import update_summary
 
 HELD = "held"
 """Status of a cell another live worker holds: try it again later."""
@@ -42,22 +42,22 @@ def _identity(spec: RunSpec, status: str, error: str | None = None) -> dict[str,
 
 
 def execute(
-    spec: RunSpec, opts: RunOptions, observer: EpochObserver | None = None, claim: Claim | None = None
+    cell: ResolvedCell, opts: RunOptions, observer: EpochObserver | None = None, claim: Claim | None = None
 ) -> dict[str, Any]:
-    """Run one cell under a claim. A failing cell is recorded and returned, never raised (bad input is raised);
-    a cell held by another live worker returns status 'held'."""
-    _, _, path = resolve_run(spec, opts)
+    """Run one resolved cell under a claim. A failing cell is recorded and returned, never raised (bad input is
+    raised); a cell held by another live worker returns status 'held'."""
+    spec, path = cell.spec, cell.path
     claim = claim or Claim(claim_folder(opts.out, path))
     if not claim.try_acquire():
         return _identity(spec, HELD)
     with claim:
         try:
-            result = run_one(spec, opts, _ClaimGuard(claim, observer))
+            result = run_cell(cell, opts, _ClaimGuard(claim, observer))
         except (BadInput, KeyboardInterrupt):
             raise
         except CellAbandoned:
             return _identity(spec, HELD)
         except Exception as err:
             result = _identity(spec, "failed", f"{type(err).__name__}: {err}")
-    write_summary(opts.out)
+    update_summary(opts.out, path)
     return result

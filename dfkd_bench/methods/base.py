@@ -18,6 +18,9 @@ from dfkd_bench.registry import Registry
 
 METHODS: Registry[type[Method]] = Registry("algorithm")
 
+LossParts = dict[str, Tensor]
+"""A loss as named scalar parts whose sum is optimised, e.g. {"kl": ..., "ce": ...}."""
+
 
 @dataclass
 class Batch:
@@ -110,7 +113,10 @@ class Method(abc.ABC):
     data_free: ClassVar[bool] = True
     uses_teacher: ClassVar[bool] = True
     has_data_scale: ClassVar[bool] = True
-    supports_segmentation: ClassVar[bool] = True
+    supports_segmentation: ClassVar[bool] = False  # a dense (per-pixel) version exists; cards opt in too
+    required_params: ClassVar[tuple[str, ...]] = ()
+    """Params fields that shared code (the engine, PoolMethod) reads by name: every subclass's Params must have
+    them, checked when a card is resolved (`params_from_dict`), not at the first KD step."""
 
     def __init__(self, ctx: MethodContext, params: Any) -> None:
         self.ctx = ctx
@@ -142,9 +148,16 @@ class Method(abc.ABC):
     def sample(self) -> Batch:
         """The next KD batch."""
 
-    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor | None, batch: Batch) -> Tensor:
-        """KD loss of the student on one batch: T²·KL at the configured T, weighted per sample if asked
-        (a dense sample's KL is its mean over pixels)."""
+    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor | None, batch: Batch) -> LossParts:
+        """The student's loss on one batch as named parts, each already weighted (mdistiller's convention): the
+        engine back-propagates their sum and logs each part's epoch mean as `kd_loss_<name>`.
+
+        Default: {"kl": T²·KL at the configured T}, weighted per sample if the batch says so."""
+        return {"kl": self.kd_kl(student_logits, teacher_logits, batch)}
+
+    def kd_kl(self, student_logits: Tensor, teacher_logits: Tensor | None, batch: Batch) -> Tensor:
+        """T²·KL(teacher ‖ student) at the configured T, per-sample weighted if asked (a dense sample's KL is its
+        mean over pixels)."""
         per_sample = image_mean(kd_kl(student_logits, teacher_logits, self.ctx.train.T, reduction="none"))
         if batch.weight is not None:
             per_sample = per_sample * batch.weight
@@ -181,6 +194,11 @@ def params_from_dict(cls: type[Method], values: dict[str, Any]) -> Any:
     from dfkd_bench.errors import BadInput
 
     fields = {f.name for f in dataclasses.fields(cls.Params)}
+    lacking = sorted(set(cls.required_params) - fields)
+    if lacking:
+        raise BadInput(
+            f"{cls.__name__}.Params lacks {', '.join(lacking)}, which the code it builds on reads; add the field(s)"
+        )
     extra = sorted(set(values) - fields)
     if extra:
         raise BadInput(

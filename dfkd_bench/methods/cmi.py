@@ -25,6 +25,7 @@ from dfkd_bench.methods.cmi_views import random_resized_crop
 from dfkd_bench.methods.inversion import InversionLoss
 from dfkd_bench.methods.pool_method import PoolMethod
 from dfkd_bench.models import create_generator
+from dfkd_bench.models.modes import eval_mode
 
 
 @dataclass
@@ -200,14 +201,13 @@ class CMI(PoolMethod):
     """Per-round generator inversion with a contrastive diversity loss and a pool of the kept batches."""
 
     Params = CMIParams
-    supports_segmentation = False  # one random class per image; no dense (per-pixel) target
 
     def __init__(self, ctx: MethodContext, params: CMIParams) -> None:
         super().__init__(ctx, params)
         spec, device = ctx.spec, ctx.device
         if params.cr and params.bank_size < ctx.train.synth_batch:
             raise BadInput(f"cmi bank_size {params.bank_size} is below the synthesis batch {ctx.train.synth_batch}")
-        self.generator = create_generator("generator", params.nz, spec.image_size, spec.in_channels, params.ngf)
+        self.generator = create_generator(params.nz, spec.image_size, spec.in_channels, params.ngf)
         self.generator.to(device).train()
         self.inversion = InversionLoss(bn=params.bn, oh=params.oh, adv=params.adv)
         self.features = InstanceMeanHooks(feature_modules(ctx.teacher, params.feature_layers))
@@ -219,11 +219,8 @@ class CMI(PoolMethod):
     def _feature_dim(self) -> int:
         spec = self.ctx.spec
         probe = torch.zeros(2, spec.in_channels, spec.image_size, spec.image_size, device=self.ctx.device)
-        was_training = self.teacher.training
-        self.teacher.eval()
-        with torch.no_grad(), self.features.active():
+        with torch.no_grad(), eval_mode(self.teacher), self.features.active():
             self.teacher(probe)
-        self.teacher.train(was_training)
         return self.features.features().shape[1]
 
     def local_view(self, images01: Tensor) -> Tensor:
@@ -242,21 +239,19 @@ class CMI(PoolMethod):
         head = list(self.head.parameters()) if p.cr else []
         variables = [*self.generator.parameters(), z, *head]
         adversarial = self.round >= self.warmup_rounds
-        was_training = self.student.training
-        self.student.eval()
         self.teacher.eval()
         best_loss, best_x, best_features, parts = math.inf, None, None, {}
-        for _ in range(p.g_steps):
-            x = self.generator(z)
-            loss, parts, feats = self._loss(x, targets, adversarial)
-            if best_x is None or loss.item() < best_loss:
-                best_loss, best_x, best_features = loss.item(), x.detach().clone(), feats
-            for variable, grad in zip(variables, torch.autograd.grad(loss, variables), strict=True):
-                variable.grad = grad
-            optimizer.step()
-            if p.cr:
-                self.head_optimizer.step()
-        self.student.train(was_training)
+        with eval_mode(self.student):
+            for _ in range(p.g_steps):
+                x = self.generator(z)
+                loss, parts, feats = self._loss(x, targets, adversarial)
+                if best_x is None or loss.item() < best_loss:
+                    best_loss, best_x, best_features = loss.item(), x.detach().clone(), feats
+                for variable, grad in zip(variables, torch.autograd.grad(loss, variables), strict=True):
+                    variable.grad = grad
+                optimizer.step()
+                if p.cr:
+                    self.head_optimizer.step()
         self.pool.add(best_x)
         if best_features is not None:
             self.bank.add(best_features)

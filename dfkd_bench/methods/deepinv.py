@@ -15,6 +15,7 @@ from dfkd_bench.methods.base import METHODS, MethodContext
 from dfkd_bench.methods.bn_hook import BNStatsRegularizer
 from dfkd_bench.methods.losses import jensen_shannon_adversarial, l2_prior, one_hot_ce, total_variation_l1
 from dfkd_bench.methods.pool_method import PoolMethod
+from dfkd_bench.models.modes import eval_mode
 
 
 @dataclass
@@ -48,7 +49,6 @@ class DeepInversion(PoolMethod):
     """Each round inverts one fresh batch of pixels and adds one iterate of it (see `keep`) to the pool."""
 
     Params = DeepInvParams
-    supports_segmentation = False  # one random class per image; no dense (per-pixel) target
 
     def __init__(self, ctx: MethodContext, params: DeepInvParams) -> None:
         super().__init__(ctx, params)
@@ -74,11 +74,8 @@ class DeepInversion(PoolMethod):
         optimizer = torch.optim.Adam([x], lr=p.lr_g, betas=(0.5, 0.99))
         low = normalize(torch.zeros(1, spec.in_channels, 1, 1, device=device), spec.mean, spec.std)
         high = normalize(torch.ones(1, spec.in_channels, 1, 1, device=device), spec.mean, spec.std)
-        was_training = self.student.training
-        self.student.eval()
-        with self.teacher_bn.active(), self._student_bn_active():
+        with eval_mode(self.student), self.teacher_bn.active(), self._student_bn_active():
             best_loss, kept_x = self._invert(x, targets, optimizer, low, high)
-        self.student.train(was_training)
         self.pool.add(denormalize(kept_x, spec.mean, spec.std).clamp(0, 1))
         return {"synth_loss": best_loss}  # the lowest loss seen this round, whichever iterate `keep` stores
 

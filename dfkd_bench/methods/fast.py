@@ -15,6 +15,7 @@ from dfkd_bench.methods.base import METHODS, MethodContext
 from dfkd_bench.methods.inversion import InversionLoss
 from dfkd_bench.methods.pool_method import PoolMethod
 from dfkd_bench.models import create_generator
+from dfkd_bench.models.modes import eval_mode
 
 
 @dataclass
@@ -48,11 +49,12 @@ class Fast(PoolMethod):
     """Meta-generator synthesis (Fast-N, N = g_steps) with a pool of the kept batches."""
 
     Params = FastParams
+    supports_segmentation = True  # dense task loss and BN matching on the segmenter teacher
 
     def __init__(self, ctx: MethodContext, params: FastParams) -> None:
         super().__init__(ctx, params)
         spec = ctx.spec
-        self.generator = create_generator("generator", params.nz, ctx.image_size, spec.in_channels, params.ngf)
+        self.generator = create_generator(params.nz, ctx.image_size, spec.in_channels, params.ngf)
         self.generator.to(ctx.device).train()
         self.meta_optimizer = torch.optim.Adam(
             self.generator.parameters(), lr=params.lr_g * params.g_steps, betas=(0.5, 0.999)
@@ -81,29 +83,27 @@ class Fast(PoolMethod):
             [{"params": fast_params, "lr": p.lr_g}, {"params": [z], "lr": p.lr_z}], betas=(0.5, 0.999)
         )
         adversarial = self.round >= self.warmup_rounds
-        was_training = self.student.training
-        self.student.eval()
         best_loss, best_x, parts = float("inf"), None, {}
-        self.meta_optimizer.zero_grad(set_to_none=True)
-        with self.teacher_bn.active():
-            for _ in range(p.g_steps):
-                x = fast_generator(z)
-                x_aug = self.augment(x, p.synth_padding)
-                t_logits = self.teacher(x_aug)
-                s_logits = self.student(x_aug)
-                weights = self.task_weights(t_logits.detach())
-                loss, parts = self.inversion(self.teacher_bn, t_logits, s_logits, targets, weights, adversarial)
-                if loss.item() < best_loss:
-                    best_loss, best_x = loss.item(), x.detach().clone()
-                grads = torch.autograd.grad(loss, [*fast_params, z])
-                for meta_param, grad in zip(self.generator.parameters(), grads[:-1], strict=True):
-                    meta_param.grad = grad.clone() if meta_param.grad is None else meta_param.grad + grad
-                for param, grad in zip([*fast_params, z], grads, strict=True):
-                    param.grad = grad
-                optimizer.step()
-        self.meta_optimizer.step()
-        self.teacher_bn.update_ema()
-        self.student.train(was_training)
+        with eval_mode(self.student):
+            self.meta_optimizer.zero_grad(set_to_none=True)
+            with self.teacher_bn.active():
+                for _ in range(p.g_steps):
+                    x = fast_generator(z)
+                    x_aug = self.augment(x, p.synth_padding)
+                    t_logits = self.teacher(x_aug)
+                    s_logits = self.student(x_aug)
+                    weights = self.task_weights(t_logits.detach())
+                    loss, parts = self.inversion(self.teacher_bn, t_logits, s_logits, targets, weights, adversarial)
+                    if loss.item() < best_loss:
+                        best_loss, best_x = loss.item(), x.detach().clone()
+                    grads = torch.autograd.grad(loss, [*fast_params, z])
+                    for meta_param, grad in zip(self.generator.parameters(), grads[:-1], strict=True):
+                        meta_param.grad = grad.clone() if meta_param.grad is None else meta_param.grad + grad
+                    for param, grad in zip([*fast_params, z], grads, strict=True):
+                        param.grad = grad
+                    optimizer.step()
+            self.meta_optimizer.step()
+            self.teacher_bn.update_ema()
         self.keep(best_x)
         return {"synth_loss": best_loss, **parts}
 

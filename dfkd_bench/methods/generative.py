@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from dfkd_bench.data.augment import normalize
-from dfkd_bench.methods.base import METHODS, Batch, Method, MethodContext
+from dfkd_bench.methods.base import METHODS, Batch, LossParts, Method, MethodContext
 from dfkd_bench.methods.bn_hook import BNStatsRegularizer
 from dfkd_bench.methods.losses import (
     activation_loss,
@@ -24,6 +24,7 @@ from dfkd_bench.methods.losses import (
     one_hot_ce,
 )
 from dfkd_bench.models import create_generator
+from dfkd_bench.models.modes import eval_mode
 
 DISCREPANCIES = ("kl", "l1")
 GENERATOR_MODES = ("eval", "train")
@@ -58,6 +59,7 @@ class Generative(Method):
 
     Params = GenerativeParams
     has_data_scale = False
+    supports_segmentation = True
 
     @classmethod
     def requires_batchnorm(cls, params: GenerativeParams) -> bool:
@@ -84,7 +86,7 @@ class Generative(Method):
                     "use a BN teacher (e.g. the lenet5_bn-lenet5_half_bn pair) or set bn 0"
                 )
         spec = ctx.spec
-        self.generator = create_generator("generator", params.nz, ctx.image_size, spec.in_channels, params.ngf)
+        self.generator = create_generator(params.nz, ctx.image_size, spec.in_channels, params.ngf)
         self.generator.to(ctx.device).train()
         self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=params.lr_g, betas=(0.5, 0.999))
         self.samples_drawn = 0
@@ -123,12 +125,8 @@ class Generative(Method):
         """One Adam step on the generator; the student is the adversary, in eval mode as in the CMI repo."""
         z = torch.randn(self.ctx.train.synth_batch, self.params.nz, device=self.ctx.device)
         self.generator.train()
-        was_training = self.student.training
-        self.student.eval()
-        try:
+        with eval_mode(self.student):
             loss, parts = self.generator_loss(self.generator(z))
-        finally:
-            self.student.train(was_training)
         params = list(self.generator.parameters())
         grads = torch.autograd.grad(loss, params)
         for param, grad in zip(params, grads, strict=True):
@@ -146,10 +144,10 @@ class Generative(Method):
         self.samples_drawn += n
         return Batch(x=self._normalize(images))
 
-    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor, batch: Batch) -> Tensor:
+    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor, batch: Batch) -> LossParts:
         """KL at the card's T, or DFAD's mean absolute logit difference."""
         if self.params.student_loss == "l1":
-            return l1_discrepancy(student_logits, teacher_logits)
+            return {"l1": l1_discrepancy(student_logits, teacher_logits)}
         return super().student_loss(student_logits, teacher_logits, batch)
 
     def data_scale(self) -> int:

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from dfkd_bench.data import SegmentationSet, normalize, to_float, train_batch
-from dfkd_bench.methods.base import METHODS, Batch, Method, MethodContext
+from dfkd_bench.methods.base import METHODS, Batch, LossParts, Method, MethodContext
 from dfkd_bench.methods.losses import supervised_ce
 
 
@@ -29,6 +29,7 @@ class VanillaKD(Method):
 
     Params = KDParams
     data_free = False
+    supports_segmentation = True
 
     def __init__(self, ctx: MethodContext, params: KDParams) -> None:
         super().__init__(ctx, params)
@@ -60,10 +61,14 @@ class VanillaKD(Method):
             return Batch(x=normalize(to_float(images), spec.mean, spec.std), y=masks.long())
         return Batch(x=self.augment(self.images[idx], self.params.replay_padding), y=self.labels[idx])
 
-    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor, batch: Batch) -> Tensor:
-        kd = super().student_loss(student_logits, teacher_logits, batch) if self.params.alpha else 0.0
-        ce = supervised_ce(student_logits, batch.y) if self.params.beta else 0.0
-        return self.params.alpha * kd + self.params.beta * ce
+    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor, batch: Batch) -> LossParts:
+        """alpha·KL + beta·CE on the labels; a part whose weight is 0 is left out (and not computed)."""
+        parts = {}
+        if self.params.alpha:
+            parts["kl"] = self.params.alpha * self.kd_kl(student_logits, teacher_logits, batch)
+        if self.params.beta or not parts:
+            parts["ce"] = self.params.beta * supervised_ce(student_logits, batch.y)
+        return parts
 
     def data_scale(self) -> int:
         return len(self.labels)

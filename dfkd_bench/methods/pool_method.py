@@ -14,6 +14,8 @@ class PoolMethod(Method):
     """Owns the teacher's BN-statistics hooks (momentum `bn_mmt` where the params have it), the pool (capacity =
     train.data_scale) and the synthesis round counter; subclasses implement `synthesize()`."""
 
+    required_params = ("store_uint8", "replay_padding")
+
     def __init__(self, ctx: MethodContext, params: Any) -> None:
         super().__init__(ctx, params)
         self.teacher_bn = BNStatsRegularizer(ctx.teacher, momentum=getattr(params, "bn_mmt", 0.0))

@@ -20,6 +20,7 @@ from dfkd_bench.methods.base import METHODS, Batch, MethodContext
 from dfkd_bench.methods.fast import Fast, FastParams
 from dfkd_bench.methods.losses import image_mean, kd_kl, mean_probs
 from dfkd_bench.methods.replay import ReplayBuffer, modulating_function
+from dfkd_bench.models.modes import eval_mode
 
 IS_WEIGHTS = ("eq5", "max", "batch_max")
 
@@ -89,10 +90,8 @@ class SSDKD(Fast):
         """New samples enter B with δ_0 = KL(f_t ‖ f_s) on the un-augmented images (w_{−1} = 1)."""
         spec = self.ctx.spec
         x = normalize(images01, spec.mean, spec.std)
-        was_training = self.student.training
-        self.student.eval()
-        t_logits, s_logits = self.teacher(x), self.student(x)
-        self.student.train(was_training)
+        with eval_mode(self.student):
+            t_logits, s_logits = self.teacher(x), self.student(x)
         classes = image_statistics(t_logits).argmax(dim=1)
         self.pool.add_scored(images01, classes, priority(s_logits, t_logits))
 

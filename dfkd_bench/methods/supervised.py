@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from dfkd_bench.methods.base import METHODS, Batch
+from dfkd_bench.methods.base import METHODS, Batch, LossParts
 from dfkd_bench.methods.kd import KDParams, VanillaKD
 from dfkd_bench.methods.losses import supervised_ce
 
@@ -34,5 +34,5 @@ class Supervised(VanillaKD):
             raise ValueError(f"supervised network must be one of {', '.join(NETWORKS)}, got '{params.network}'")
         return params.network == "student"
 
-    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor | None, batch: Batch) -> Tensor:
-        return supervised_ce(student_logits, batch.y)
+    def student_loss(self, student_logits: Tensor, teacher_logits: Tensor | None, batch: Batch) -> LossParts:
+        return {"ce": supervised_ce(student_logits, batch.y)}

@@ -28,7 +28,6 @@ from dfkd_bench.models.wrn import WideResNet, wrn16_1, wrn16_2, wrn40_1, wrn40_2
 from dfkd_bench.registry import Registry
 
 __all__ = [
-    "GENERATORS",
     "MODELS",
     "VGG",
     "DeepLabV3",
@@ -43,7 +42,6 @@ __all__ = [
 ]
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
-GENERATORS: Registry[Callable[..., nn.Module]] = Registry("generator")
 
 _CLASSIFIERS: list[tuple[str, Callable[..., nn.Module], str, int]] = [
     ("resnet18", resnet18, "cifar", 3),
@@ -66,8 +64,6 @@ MODELS.register("deeplabv3_resnet50", family="segmentation", in_channels=3, batc
 MODELS.register("deeplabv3_mobilenetv2", family="segmentation", in_channels=3, batchnorm=True)(deeplabv3_mobilenetv2)
 MODELS.register("seg_tiny_bn", family="segmentation", in_channels=3, batchnorm=True)(seg_tiny_bn)
 MODELS.register("seg_tiny_half_bn", family="segmentation", in_channels=3, batchnorm=True)(seg_tiny_half_bn)
-
-GENERATORS.register("generator", family="dcgan")(generator)
 
 
 def _positive_int(what: str, value: object) -> int:
@@ -97,10 +93,10 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def create_generator(name: str, nz: int, img_size: int, nc: int, ngf: int = 64) -> nn.Module:
-    """Build a registered generator mapping ``(B, nz)`` noise to ``(B, nc, img_size, img_size)``."""
-    factory = GENERATORS.get(name)
-    return factory(
+def create_generator(nz: int, img_size: int, nc: int, ngf: int = 64) -> nn.Module:
+    """The DCGAN-style generator every generator method uses, mapping ``(B, nz)`` noise to
+    ``(B, nc, img_size, img_size)``; its width ``ngf`` is a card value."""
+    return generator(
         nz=_positive_int("nz", nz),
         img_size=_positive_int("img_size", img_size),
         nc=_positive_int("nc", nc),

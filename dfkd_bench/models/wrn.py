@@ -7,11 +7,11 @@ width, its shortcut convolution is applied to the *activated* input ``relu(bn1(x
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from dfkd_bench.models.init import reference_init
 
 
 class BasicBlock(nn.Module):
@@ -81,19 +81,7 @@ class WideResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(ch[3])
         self.relu = nn.ReLU()
         self.fc = nn.Linear(ch[3], num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        """The reference initialisation (Linear weights keep PyTorch's default)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / n))
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.zeros_(m.bias)
+        reference_init(self)
 
     def forward(self, x: Tensor, return_features: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Logits, or ``(logits, pooled 64*width features)`` when ``return_features``."""

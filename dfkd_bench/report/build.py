@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from dfkd_bench.errors import BadInput, unknown
+from dfkd_bench.files import atomic_write_text
 from dfkd_bench.report.figures import write_figures
 from dfkd_bench.report.paper_claims import claims_frame, claims_markdown
 from dfkd_bench.report.paper_tables import (
@@ -21,7 +22,8 @@ from dfkd_bench.report.paper_tables import (
 from dfkd_bench.report.render import render_latex, render_markdown
 from dfkd_bench.report.tables import aggregate, harness_sections, markdown_table, scale_key
 from dfkd_bench.report.time_shares import time_shares_markdown
-from dfkd_bench.store import atomic_write_text, collect, run_dir
+from dfkd_bench.rundir import run_dir
+from dfkd_bench.summary import SUMMARY, SUMMARY_COLUMNS, collect_rows, summary_text
 
 FORMATS = ("md", "tex", "csv")
 FIGURE_NOTES = {
@@ -75,15 +77,16 @@ def load_summary(runs: Path, notify: Callable[[str], None] | None = None) -> pd.
     stale, edited) it is rebuilt from their result.json files and `notify` is told. A summary.csv whose runs hold
     no verified result (a summary kept without its runs) is used as it is; no summary.csv: the runs collected."""
     runs = Path(runs)
-    path = runs / "summary.csv"
-    collected = collect(runs)
+    path = runs / SUMMARY
+    rows = collect_rows(runs)
+    collected = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     frame = collected
     if path.exists():
         try:
             recorded = pd.read_csv(path)
         except ValueError:  # empty, truncated inside a quoted field, not text
             recorded = None
-        text = collected.to_csv(index=False)
+        text = summary_text(rows)
         fresh = pd.read_csv(io.StringIO(text))  # typed as the file is read back
         frame = recorded if recorded is not None else fresh
         if recorded is None and collected.empty:

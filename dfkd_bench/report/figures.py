@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from dfkd_bench.data import DATASETS
+from dfkd_bench.durations import time_unit
+from dfkd_bench.files import read_json
 from dfkd_bench.report.paper_tables import (
     DATASET_NAMES,
     PAPER_DATASETS,
@@ -25,9 +27,9 @@ from dfkd_bench.report.paper_tables import (
     Time,
     method_label,
     pair_label,
-    time_unit,
 )
 from dfkd_bench.report.tables import done_runs
+from dfkd_bench.rundir import METRICS, RESULT
 
 WIDTH_IN, DPI = 10.0, 80  # 800 px wide
 MARKERS = "osD^v<>PXh*p8dH"
@@ -105,10 +107,12 @@ def _class_ticks(ax: Axes, names: list[str]) -> None:
     ax.set_xticks(ticks, names[::step], rotation=40 if slanted else 0, ha="right" if slanted else "center")
 
 
-def _read_json(path: Path) -> dict | None:
+def _recorded_result(run: Path) -> dict | None:
+    """A run's result.json as written (the rows plotted come from the summary, which `report` has checked); a
+    missing or unreadable one contributes nothing to a figure."""
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        return read_json(run / RESULT)
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return None
 
 
@@ -181,7 +185,7 @@ def draw_per_class(frame: pd.DataFrame, methods: Sequence[str] = ("kd", "deepinv
         bars = []
         for method, scale in _pick_settings(block, methods, dataset).items():
             group = block[(block["method"] == method) & (block["scale"] == scale)]
-            per_class = [(_read_json(Path(d) / "result.json") or {}).get("per_class_top1") for d in group["run_dir"]]
+            per_class = [(_recorded_result(Path(d)) or {}).get("per_class_top1") for d in group["run_dir"]]
             per_class = [p for p in per_class if p]
             if per_class:
                 scale_text = f"{group['data_scale'].mean():,.0f} images"
@@ -212,7 +216,7 @@ def _histograms(run_dirs: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None
     """Class and confidence counts of the KD samples, summed over every epoch of every run."""
     classes, confidence = None, None
     for run in run_dirs:
-        for record in _read_metrics(Path(run) / "metrics.jsonl"):
+        for record in _read_metrics(Path(run) / METRICS):
             if record.get("kd_class_hist") is None or record.get("kd_confidence_hist") is None:
                 continue
             c, h = np.asarray(record["kd_class_hist"], float), np.asarray(record["kd_confidence_hist"], float)

@@ -12,8 +12,10 @@ from typing import Literal
 
 import pandas as pd
 
+from dfkd_bench.config import all_cards, get_card, table_cards
 from dfkd_bench.data import DATASETS
-from dfkd_bench.pairs import CIFAR_PAIRS, pairs_for
+from dfkd_bench.methods.base import params_from_dict
+from dfkd_bench.pairs import CIFAR_PAIRS, SEG_PAIR, pairs_for
 from dfkd_bench.report.published import load_published
 from dfkd_bench.report.tables import seed_stats
 
@@ -23,7 +25,6 @@ Compare = Literal["published", "none"]
 
 MISSING = "—"
 BASELINES = ("teacher", "student")
-SEG_PAIR = "deeplabv3_resnet50-deeplabv3_mobilenetv2"
 ABLATION_PAIRS = ("resnet34-resnet18", "wrn40_2-wrn16_1")
 PAPER_DATASETS = ("cifar10", "cifar100", "nyuv2")
 
@@ -45,32 +46,28 @@ MODEL_NAMES = {
     "deeplabv3_resnet50": "DeepLabV3-ResNet50",
     "deeplabv3_mobilenetv2": "DeepLabV3-MobileNetV2",
 }
-METHOD_NAMES = {
-    "teacher": "Teacher",
-    "student": "Student",
-    "kd": "KD (real data)",
-    "fast2": "Fast2",
-    "fast5": "Fast5",
-    "fast10": "Fast10",
-    "ssdkd": "SSD-KD",
-    "deepinv": "DeepInv",
-    "cmi": "CMI",
-    "dafl": "DAFL",
-    "dfq": "DFQ",
-    "zskt": "ZSKT",
-    "dfad": "DFAD",
-    "dfnd": "DFND",
-}
-# Table 4's check-mark columns: Baseline, PS, Difficulty, Diversity.
+# Rows the paper shows for methods we have no card for (their published numbers only): name and row per table.
+PUBLISHED_ONLY = {"dfnd": ("DFND", {"table3": 4})}
+# Table 4's check-mark columns and the SSD-KD parameter behind each switch (Baseline: every row).
 FLAG_NAMES = ("Baseline", "PS", "Difficulty", "Diversity")
-ABLATION_FLAGS = {
-    "ssdkd_baseline": (True, False, False, False),
-    "ssdkd_ps": (True, True, False, False),
-    "ssdkd_difficulty": (True, False, True, False),
-    "ssdkd_diversity": (True, False, False, True),
-    "ssdkd_difficulty_diversity": (True, False, True, True),
-    "ssdkd": (True, True, True, True),
-}
+FLAG_SWITCHES = ("priority_sampling", "difficulty", "diversity")
+
+
+def table_methods(table: str) -> tuple[str, ...]:
+    """A paper table's rows in order, from the cards that place themselves in it (`tables:`) and the rows the paper
+    has for methods we have no card for."""
+    cards = all_cards()
+    rows = {name: cards[name].tables[table] for name in table_cards(table)}
+    rows.update({name: where[table] for name, (_, where) in PUBLISHED_ONLY.items() if table in where})
+    return tuple(sorted(rows, key=lambda name: (rows[name], name)))
+
+
+def ablation_flags(method: str) -> tuple[bool, ...]:
+    """Table 4's check marks of an SSD-KD card: Baseline, then its priority-sampling, difficulty and diversity
+    switches as the card sets them."""
+    card = get_card(method)
+    params = params_from_dict(card.method_class, card.method)
+    return (True, *(bool(getattr(params, switch)) for switch in FLAG_SWITCHES))
 
 
 @dataclass(frozen=True)
@@ -86,14 +83,18 @@ class TableSpec:
     key: str
     number: int
     title: str
-    methods: tuple[str, ...]
     paper_pairs: tuple[str, ...]
     ssdkd_prefs: tuple[str, ...]
     speedup: bool
     metric: str = "top1"
     other_prefs: tuple[str, ...] = ("auto", "ten", "max")
-    shown_if: tuple[str, ...] = ()  # a dataset appears once one of these ran (default: any non-baseline method)
+    shown_unless: tuple[str, ...] = BASELINES  # a dataset appears once a row other than these ran
     anchor: str | None = None
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The table's rows, from the cards (read when asked, so a card added or edited counts at once)."""
+        return table_methods(self.key)
 
 
 TABLES: dict[str, TableSpec] = {
@@ -103,7 +104,6 @@ TABLES: dict[str, TableSpec] = {
             "table1",
             1,
             "Fast2 vs SSD-KD at a small data scale",
-            ("teacher", "student", "fast2", "ssdkd"),
             CIFAR_PAIRS,
             ("ten", "max", "auto"),
             speedup=True,
@@ -112,7 +112,6 @@ TABLES: dict[str, TableSpec] = {
             "table2",
             2,
             "SSD-KD vs the top-performing D-KD methods",
-            ("teacher", "student", "deepinv", "cmi", "dafl", "dfq", "zskt", "fast5", "fast10", "ssdkd"),
             CIFAR_PAIRS,
             ("anchor", "max", "auto"),
             speedup=True,
@@ -122,7 +121,6 @@ TABLES: dict[str, TableSpec] = {
             "table3",
             3,
             "Semantic segmentation on NYUv2 (mIoU)",
-            ("teacher", "student", "kd", "dfnd", "dfad", "dafl", "fast10", "ssdkd"),
             (SEG_PAIR,),
             ("max", "auto"),
             speedup=False,
@@ -132,12 +130,11 @@ TABLES: dict[str, TableSpec] = {
             "table4",
             4,
             "Ablation of SSD-KD's modules",
-            tuple(ABLATION_FLAGS),
             ABLATION_PAIRS,
             ("anchor", "ten", "max", "auto"),
             speedup=False,
             other_prefs=("ten", "max", "auto"),
-            shown_if=tuple(m for m in ABLATION_FLAGS if m != "ssdkd"),
+            shown_unless=(*BASELINES, "ssdkd"),
             anchor="ssdkd_baseline",
         ),
     )
@@ -150,16 +147,11 @@ def pair_label(pair: str) -> str:
 
 
 def method_label(method: str) -> str:
-    return METHOD_NAMES.get(method, method)
-
-
-def time_unit(seconds: float) -> tuple[float, str]:
-    """(divisor, unit) so the largest time reads naturally: s below 2 min, min below 2 h, h above."""
-    if not seconds or math.isnan(seconds) or seconds < 120:
-        return 1.0, "s"
-    if seconds < 7200:
-        return 60.0, "min"
-    return 3600.0, "h"
+    """The method's name in tables and figures: its card's label, the paper's name for a published-only row."""
+    if method in PUBLISHED_ONLY:
+        return PUBLISHED_ONLY[method][0]
+    cards = all_cards()
+    return cards[method].display_name if method in cards else method
 
 
 def _choose_scale(available: dict[str, float], prefs: tuple[str, ...], ten: int | None, anchor: float | None) -> str:
@@ -223,7 +215,7 @@ def table_cells(
     stats = seed_stats(frame, [metric, time_col, "data_scale", recorded_teacher])
     teacher_score = stats.groupby(["dataset", "pair"])[f"{recorded_teacher}_mean"].mean()
     stats = stats[stats["method"].isin(spec.methods) & (stats[f"{metric}_n"] > 0)]
-    distilled = stats[stats["method"].isin(spec.shown_if) if spec.shown_if else ~stats["method"].isin(BASELINES)]
+    distilled = stats[~stats["method"].isin(spec.shown_unless)]
     datasets = [d for d in PAPER_DATASETS if d in set(distilled["dataset"])]
     datasets += sorted(set(distilled["dataset"]) - set(PAPER_DATASETS))
     published = _published(spec, compare, time)

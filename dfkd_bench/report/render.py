@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dfkd_bench.durations import time_unit
 from dfkd_bench.report.paper_tables import (
-    ABLATION_FLAGS,
     BASELINES,
     DATASET_NAMES,
     FLAG_NAMES,
     MISSING,
     TABLES,
     TableSpec,
+    ablation_flags,
     method_label,
     pair_label,
-    time_unit,
 )
 
 
@@ -115,7 +115,7 @@ def render_markdown(cells: pd.DataFrame, spec: TableSpec | str) -> str:
         for method, rows in block.groupby("method", sort=False):
             rows = rows.set_index("pair")
             row = (
-                [("✓" if f else "") for f in ABLATION_FLAGS[method]] if spec.key == "table4" else [method_label(method)]
+                [("✓" if f else "") for f in ablation_flags(method)] if spec.key == "table4" else [method_label(method)]
             )
             if extra:
                 cell = rows.iloc[0]
@@ -184,7 +184,7 @@ def render_latex(cells: pd.DataFrame, spec: TableSpec | str) -> str:
         for method, rows in block.groupby("method", sort=False):
             rows = rows.set_index("pair")
             if lead > 1:
-                head = [r"\checkmark" if f else "" for f in ABLATION_FLAGS[method]]
+                head = [r"\checkmark" if f else "" for f in ablation_flags(method)]
             else:
                 head = [_tex(method_label(method))]
             body.append(" & ".join(head + [_tex(_ours(rows.loc[p], unit, decimals)) for p in pairs] + pad) + r" \\")

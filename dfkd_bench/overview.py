@@ -14,7 +14,8 @@ from dfkd_bench.errors import BadInput
 from dfkd_bench.methods import TrainConfig
 from dfkd_bench.models import MODELS, count_parameters, create_model, list_models
 from dfkd_bench.pairs import DATASET_PAIRS, split_pair
-from dfkd_bench.store import collect, run_damage
+from dfkd_bench.rundir import run_damage
+from dfkd_bench.summary import collect
 from dfkd_bench.teachers import TeacherStore, describe_score
 
 
@@ -110,7 +111,10 @@ def show_method(
     resolved = resolve(card, dataset, pair, overrides, budget)
     document = {
         "name": card.name,
+        "label": card.display_name,
         "algorithm": card.algorithm,
+        "paper_tables": card.tables,
+        "segmentation": card.supports_segmentation,
         "summary": card.summary,
         "paper": card.paper,
         "reference": card.reference,

@@ -1,12 +1,10 @@
-"""The state of one run while it executes: models, optimiser, method, timers, history, and its checkpoint."""
+"""The training loop of one run: its models, optimiser, method, timers and history, one epoch at a time
+(synthesis rounds, KD steps, evaluation), and the checkpoint that lets it resume. engine/run.py drives it."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,32 +13,24 @@ from dfkd_bench.data import get_spec, load_dataset, task_of
 from dfkd_bench.engine.diagnostics import KDSampleHistograms
 from dfkd_bench.engine.evaluate import evaluate_split, result_fields
 from dfkd_bench.engine.rng import rng_state, seed_everything, set_rng_state
-from dfkd_bench.engine.spec import RunOptions, RunSpec
+from dfkd_bench.engine.spec import ResolvedCell, RunOptions
 from dfkd_bench.engine.timing import RegionTimer
 from dfkd_bench.envinfo import device_name, resolve_device
 from dfkd_bench.errors import BadInput
+from dfkd_bench.files import utc_now
 from dfkd_bench.methods import METHODS, Method, MethodContext, TrainConfig
 from dfkd_bench.methods.base import params_from_dict
 from dfkd_bench.models import create_model
-from dfkd_bench.store import (
-    CHECKPOINT,
-    METRICS,
-    atomic_write_text,
-    save_checkpoint,
-    write_result,
-)
+from dfkd_bench.rundir import CHECKPOINT, save_checkpoint, write_metrics, write_result
 from dfkd_bench.teachers import TeacherStore
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+class TrainLoop:
+    """One run's training state and its epoch: everything a checkpoint must hold to resume bit-identically."""
 
-
-class Cell:
-    """The state of one run while it executes."""
-
-    def __init__(self, spec: RunSpec, opts: RunOptions, config: dict[str, Any], digest: str, path: Path):
-        self.spec, self.config, self.hash, self.path = spec, config, digest, path
+    def __init__(self, cell: ResolvedCell, opts: RunOptions):
+        spec, config = cell.spec, cell.config
+        self.spec, self.config, self.hash, self.path = spec, config, cell.hash, cell.path
         self.device = resolve_device(opts.device)
         run = config["run"]
         self.train = TrainConfig(**config["train"])
@@ -117,12 +107,18 @@ class Cell:
                 with torch.no_grad():
                     t_logits = self.teacher(batch.x)
             s_logits = self.student(batch.x)
-            loss = self.method.student_loss(s_logits, t_logits, batch)
+            parts = self.method.student_loss(s_logits, t_logits, batch)
+            loss = sum(parts.values())
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             self.method.after_kd_step(batch, s_logits.detach(), t_logits)
-            sums["kd_loss"] += loss.item()
+            total = loss.item()
+            sums["kd_loss"] += total
+            # a single part is the loss itself; several are read back in one transfer
+            values = [total] if len(parts) == 1 else torch.stack([p.detach() for p in parts.values()]).tolist()
+            for name, value in zip(parts, values, strict=True):
+                sums[f"kd_loss_{name}"] += value
             sums["kd_steps"] += 1
             if t_logits is not None:  # argmax agreement per image, or per pixel on dense logits
                 sums["agreement"] += (s_logits.argmax(1) == t_logits.argmax(1)).float().mean().item()
@@ -153,6 +149,7 @@ class Cell:
             "lr": lr,
             "kd_steps": int(sums["kd_steps"]),
             "kd_loss": sums["kd_loss"] / steps if sums["kd_steps"] else None,
+            **{k: v / steps for k, v in sums.items() if k.startswith("kd_loss_")},
             "agreement": sums["agreement"] / steps if sums["kd_steps"] and self.teacher is not None else None,
             "seconds": sum(self.timer.seconds.values()) - seconds_before,
             "data_scale": self.method.data_scale(),
@@ -202,7 +199,7 @@ class Cell:
             "replay augmentation); kd = student steps; eval = test-set evaluation; total = their sum",
             "device": device_name(self.device),
             "resumes": self.resumes,
-            "heartbeat": now(),
+            "heartbeat": utc_now(),
         }
 
     def _score(self, record: dict[str, Any]) -> float:
@@ -212,10 +209,5 @@ class Cell:
 
     def save_progress(self, status: str) -> dict[str, Any]:
         save_checkpoint(self.path, self.state_dict())
-        lines = "".join(_json_line(r) for r in self.history)
-        atomic_write_text(self.path / METRICS, lines)
+        write_metrics(self.path, self.history)
         return write_result(self.path, self.summary(status))
-
-
-def _json_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True) + "\n"
