@@ -27,7 +27,8 @@ import yaml
 
 from dfkd_bench.data import task_of
 from dfkd_bench.errors import BadInput, unknown
-from dfkd_bench.methods import METHODS, Method, TrainConfig
+from dfkd_bench.methods import METHODS, Method
+from dfkd_bench.train_config import TrainConfig
 from dfkd_bench.validation import validate_section, validate_train
 
 CARD_KEYS = {

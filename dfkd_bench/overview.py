@@ -11,12 +11,12 @@ from rich.table import Table
 from dfkd_bench.config import all_cards, get_card, resolve
 from dfkd_bench.data import DATASETS, get_spec
 from dfkd_bench.errors import BadInput
-from dfkd_bench.methods import TrainConfig
 from dfkd_bench.models import MODELS, count_parameters, create_model, list_models
 from dfkd_bench.pairs import DATASET_PAIRS, split_pair
 from dfkd_bench.rundir import run_damage
 from dfkd_bench.summary import collect
 from dfkd_bench.teachers import TeacherStore, describe_score
+from dfkd_bench.train_config import TrainConfig
 
 
 def models_table(pattern: str = "*") -> Table:

@@ -13,7 +13,7 @@ from torch import nn
 from dfkd_bench.data import get_spec
 from dfkd_bench.engine.rng import rng_state, seed_everything, set_rng_state
 from dfkd_bench.errors import BadInput
-from dfkd_bench.methods import MethodContext, TrainConfig
+from dfkd_bench.methods import MethodContext
 from dfkd_bench.methods.cmi import (
     CMI,
     CMIParams,
@@ -24,6 +24,7 @@ from dfkd_bench.methods.cmi import (
 )
 from dfkd_bench.methods.cmi_views import random_resized_crop
 from dfkd_bench.models import create_generator, create_model
+from dfkd_bench.train_config import TrainConfig
 
 
 def _expected_infonce(anchors: list[list[float]], keys: list[list[float]], temperature: float) -> list[float]:

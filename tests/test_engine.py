@@ -89,7 +89,8 @@ def test_rerun_skips_done_cell_and_refuses_changed_config(tmp_path: Path, teache
 
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path: Path, teacher_root: Path):
-    spec = _spec(**{"train.epochs": 3, "method.g_steps": 10})
+    # two short epochs: one before the interruption, one after the resume (the SIGKILL tests run longer budgets)
+    spec = _spec(**{"train.epochs": 2, "train.ep_steps": 20, "train.kd_steps": 20, "method.g_steps": 10})
     straight = run_one(spec, _opts(tmp_path / "a", teacher_root))
     with pytest.raises(KeyboardInterrupt):
         run_one(spec, _opts(tmp_path / "b", teacher_root), observer=StopAfter(1))

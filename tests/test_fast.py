@@ -12,13 +12,14 @@ from torch import nn
 
 from dfkd_bench.config import get_card, resolve
 from dfkd_bench.data import get_spec
-from dfkd_bench.methods import METHODS, MethodContext, TrainConfig
+from dfkd_bench.methods import METHODS, MethodContext
 from dfkd_bench.methods import fast as fast_module
 from dfkd_bench.methods.base import params_from_dict
 from dfkd_bench.methods.bn_hook import BNStatsRegularizer
 from dfkd_bench.methods.inversion import InversionLoss
 from dfkd_bench.models import create_generator, create_model
 from dfkd_bench.teachers import TeacherStore
+from dfkd_bench.train_config import TrainConfig
 
 LN3 = math.log(3.0)
 

@@ -13,9 +13,10 @@ from torch import Tensor, nn
 
 from dfkd_bench.config import get_card, resolve
 from dfkd_bench.data import DatasetSpec
-from dfkd_bench.methods import Batch, MethodContext, TrainConfig
+from dfkd_bench.methods import Batch, MethodContext
 from dfkd_bench.methods.generative import Generative
 from dfkd_bench.methods.losses import kd_kl
+from dfkd_bench.train_config import TrainConfig
 
 SPEC = DatasetSpec("toy", 3, 1, 4, (0.5,), (0.25,), False, ("a", "b", "c"))
 CARDS = ("dafl", "zskt", "dfq", "dfad")

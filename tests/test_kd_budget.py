@@ -13,8 +13,8 @@ from dfkd_bench.config import config_hash, get_card, resolve
 from dfkd_bench.engine.run import run_one
 from dfkd_bench.engine.spec import RunOptions, RunSpec
 from dfkd_bench.errors import BadInput
-from dfkd_bench.methods import TrainConfig
 from dfkd_bench.overview import kd_budget, show_method
+from dfkd_bench.train_config import TrainConfig
 
 PAIR = "lenet5_bn-lenet5_half_bn"
 PROXY = {"epochs": 22, "warmup": 2, "ep_steps": 470, "kd_steps": 47, "batch_size": 256}

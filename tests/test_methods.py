@@ -12,10 +12,11 @@ import torch
 from dfkd_bench.config import all_cards, get_card, resolve
 from dfkd_bench.data import get_spec, load_dataset
 from dfkd_bench.engine.rng import rng_state, seed_everything, set_rng_state
-from dfkd_bench.methods import METHODS, MethodContext, TrainConfig
+from dfkd_bench.methods import METHODS, MethodContext
 from dfkd_bench.methods.base import params_from_dict
 from dfkd_bench.models import create_model
 from dfkd_bench.teachers import TeacherStore
+from dfkd_bench.train_config import TrainConfig
 
 PAIR = "lenet5_bn-lenet5_half_bn"
 SMALL = {"train.batch_size": 16, "train.synthesis_batch_size": 16}

@@ -11,11 +11,12 @@ import torch
 
 from dfkd_bench.config import all_cards, get_card, resolve
 from dfkd_bench.data import get_spec
-from dfkd_bench.methods import METHODS, Batch, MethodContext, TrainConfig
+from dfkd_bench.methods import METHODS, Batch, MethodContext
 from dfkd_bench.methods.base import params_from_dict
 from dfkd_bench.methods.replay import ReplayBuffer, importance_weights, modulating_function, sampling_probabilities
 from dfkd_bench.models import create_model
 from dfkd_bench.teachers import TeacherStore
+from dfkd_bench.train_config import TrainConfig
 
 PAIR = "lenet5_bn-lenet5_half_bn"
 SWITCHES = ("priority_sampling", "difficulty", "diversity")

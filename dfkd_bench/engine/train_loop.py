@@ -18,11 +18,12 @@ from dfkd_bench.engine.timing import RegionTimer
 from dfkd_bench.envinfo import device_name, resolve_device
 from dfkd_bench.errors import BadInput
 from dfkd_bench.files import utc_now
-from dfkd_bench.methods import METHODS, Method, MethodContext, TrainConfig
+from dfkd_bench.methods import METHODS, Method, MethodContext
 from dfkd_bench.methods.base import params_from_dict
 from dfkd_bench.models import create_model
 from dfkd_bench.rundir import CHECKPOINT, save_checkpoint, write_metrics, write_result
 from dfkd_bench.teachers import TeacherStore
+from dfkd_bench.train_config import TrainConfig
 
 
 class TrainLoop:

@@ -3,9 +3,9 @@
 import importlib
 import pkgutil
 
-from dfkd_bench.methods.base import METHODS, Batch, Method, MethodContext, TrainConfig
+from dfkd_bench.methods.base import METHODS, Batch, Method, MethodContext
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["METHODS", "Batch", "Method", "MethodContext", "TrainConfig"]
+__all__ = ["METHODS", "Batch", "Method", "MethodContext"]
