@@ -235,6 +235,11 @@ def table_cards(table: str) -> list[str]:
     return sorted(rows, key=lambda name: (rows[name], name))
 
 
+def ablation_cards() -> list[str]:
+    """Table 4's ablation rows, every row but the full SSD-KD, in row order."""
+    return [name for name in table_cards("table4") if name != "ssdkd"]
+
+
 def get_card(name: str) -> Card:
     cards = all_cards()
     if name not in cards:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dfkd_bench.config import Card, all_cards, get_card, require_task_support, resolve, table_cards
+from dfkd_bench.config import Card, ablation_cards, all_cards, get_card, require_task_support, resolve, table_cards
 from dfkd_bench.data import DATASETS, task_of
 from dfkd_bench.engine.spec import ResolvedCell, RunSpec
 from dfkd_bench.errors import BadInput, os_failure, unknown
@@ -92,11 +92,6 @@ def paper_table(
     return tuple(block for block in blocks if block.methods)
 
 
-def _ablations() -> tuple[str, ...]:
-    """Table 4's ablation rows (every row but the full SSD-KD), from the cards."""
-    return tuple(m for m in table_cards("table4") if m != "ssdkd")
-
-
 def presets() -> dict[str, Preset]:
     """Every preset by name; the paper tables' method lists are read from the cards each time."""
     return {
@@ -131,7 +126,7 @@ def presets() -> dict[str, Preset]:
             (
                 Block(("teacher", "student", *MNIST_BASELINES), datasets=("mnist",)),
                 Block(("ssdkd",), MNIST_BN_PAIR, ("mnist",), ("150", "300", "600", "1200")),
-                Block(("kd", "deepinv", *_ablations()), MNIST_BN_PAIR, ("mnist",), ("600",)),
+                Block(("kd", "deepinv", *ablation_cards()), MNIST_BN_PAIR, ("mnist",), ("600",)),
             ),
             budget=DEFAULT_BUDGET,
         ),
@@ -340,6 +335,11 @@ def _spec_from_json(cell: dict[str, Any]) -> RunSpec:
     return RunSpec(cell["dataset"], cell["pair"], cell["method"], cell["seed"], overrides, cell["budget"])
 
 
+def _cell_from_json(entry: dict[str, Any], out: Path) -> ResolvedCell:
+    """A checked version-2 grid entry as the resolved cell it records."""
+    return ResolvedCell(_spec_from_json(entry), entry["config"], entry["config_hash"], out / entry["run_dir"])
+
+
 @contextmanager
 def _locked(out: Path) -> Iterator[None]:
     out.mkdir(parents=True, exist_ok=True)
@@ -427,7 +427,7 @@ def load_grid(out: Path) -> list[ResolvedCell]:
             f"{out / GRID_FILE} was written by an earlier dfkd-bench (grid version {version}) and holds no resolved "
             "cells; rerun the `dfkd-bench run` command that made it to upgrade it (indices and runs are kept)"
         )
-    return [ResolvedCell(_spec_from_json(e), e["config"], e["config_hash"], out / e["run_dir"]) for e in entries]
+    return [_cell_from_json(e, out) for e in entries]
 
 
 def register(out: Path, specs: list[RunSpec], resolve: Callable[[RunSpec], ResolvedCell]) -> list[int]:
@@ -445,11 +445,9 @@ def register(out: Path, specs: list[RunSpec], resolve: Callable[[RunSpec], Resol
         with _locked(out):
             version, entries = read_grid_file(out)
             cells = [_spec_from_json(e) for e in entries]
-            kept = {
-                cells[i]: ResolvedCell(cells[i], e["config"], e["config_hash"], out / e["run_dir"])
-                for i, e in enumerate(entries)
-                if version >= 2
-            }
+            kept = (
+                {spec: _cell_from_json(e, out) for spec, e in zip(cells, entries, strict=True)} if version >= 2 else {}
+            )
             index = {spec: i for i, spec in enumerate(cells)}
             for spec in resolved:
                 if spec not in index:

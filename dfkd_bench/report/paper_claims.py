@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dfkd_bench.config import ablation_cards
 from dfkd_bench.report.figures import _histograms, _pick_settings, _train_size
 from dfkd_bench.report.paper_tables import (
     DATASET_NAMES,
@@ -24,7 +25,6 @@ from dfkd_bench.report.paper_tables import (
     method_label,
     pair_label,
     table_cells,
-    table_methods,
 )
 from dfkd_bench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_ratio_ci, linear_fit, welch_ci
 from dfkd_bench.report.tables import done_runs, markdown_table
@@ -160,7 +160,7 @@ class _Pair:
 
 def _label(method: str) -> str:
     """Table 4's row name for an ablation ('Baseline+PS'), the method's display name otherwise."""
-    if method in table_methods("table4") and method != "ssdkd":
+    if method in ablation_cards():
         return "+".join(name for name, on in zip(FLAG_NAMES, ablation_flags(method), strict=True) if on)
     return method_label(method)
 
@@ -225,7 +225,7 @@ def _table4(p: _Pair) -> list[dict[str, object]]:
     full = p.cell("table4", "ssdkd")
     if full is None:
         return []
-    cells = {m: p.cell("table4", m) for m in table_methods("table4") if m != "ssdkd"}
+    cells = {m: p.cell("table4", m) for m in ablation_cards()}
     cells = {m: c for m, c in cells.items() if c is not None and c["scale"] == full["scale"]}
     rows = []
     ours = p.group("ssdkd", full["scale"], p.acc)
