@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from rich.console import Console
 
 from dfkd_bench.engine.spec import RunOptions
 from dfkd_bench.errors import EXIT_BAD_INPUT, EXIT_HELD, BadInput
+from dfkd_bench.launch_settings import LaunchSettings
 
 console = Console() if sys.stdout.isatty() else Console(width=160)
 
@@ -35,6 +37,11 @@ common_run_options = [
     click.option("--set", "assignments", multiple=True, help="config override, e.g. --set train.epochs=2"),
     click.option("--force", is_flag=True, help="start over cells that are done or whose config changed"),
     click.option("--retry-failed", is_flag=True, help="resume cells that failed"),
+    click.option(
+        "--loggers",
+        default=None,
+        help="comma list of experiment loggers mirroring each epoch: tensorboard, wandb (extras; default: none)",
+    ),
 ]
 
 
@@ -106,40 +113,75 @@ def _check_teachers(teachers: Path | None, writable: bool) -> None:
     require_folder(TeacherStore(teachers).root, "--teachers" if teachers else "the teacher store", writable)
 
 
-@click.group(cls=Group)
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dfkd-bench", prog_name="dfkd-bench")
 def cli() -> None:
-    """dfkd-bench: data-free knowledge distillation benchmark harness."""
+    """dfkd-bench: data-free knowledge distillation benchmark harness.
+
+    Shell completion (bash): eval "$(_DFKD_BENCH_COMPLETE=bash_source dfkd-bench)"; zsh_source and fish_source
+    for zsh and fish."""
 
 
-def _options(**options) -> RunOptions:
-    """RunOptions from the shared run options, by keyword (two neighbouring flags can never swap)."""
-    return RunOptions(**options)
+def _options(loggers: str | None = None, **options) -> RunOptions:
+    """RunOptions from the shared run options, by keyword (two neighbouring flags can never swap); the loggers are
+    checked (known, their extra installed) before anything is written."""
+    from dfkd_bench.loggers import check_loggers
+
+    return RunOptions(loggers=check_loggers(_csv(loggers)), **options)
 
 
 @cli.command()
-@click.option("--methods", default=None, help="comma list of method cards or wildcards (default: all)")
-@click.option("--pairs", default=None, help="comma list of teacher-student pairs, or 'all'")
+@click.option(
+    "--methods",
+    default=None,
+    help="comma list of method cards or wildcards, or 'all' (default: every card of the default run; "
+    "`dfkd-bench list methods`)",
+)
+@click.option(
+    "--pairs", default=None, help="comma list of teacher-student pairs, or 'all' (default: each dataset's first pair)"
+)
 @click.option("--datasets", default=None, help="comma list of datasets (default: mnist)")
-@click.option("--scales", default=None, help="comma list of data scales: images (5000), percent (10%) or auto")
+@click.option(
+    "--scales", default=None, help="comma list of data scales: images (5000), percent (10%) or auto (default: auto)"
+)
 @click.option("--seeds", default=None, help="comma list of seeds (default: 0)")
-@click.option("--preset", default=None, help="a paper grid: table1, table2, table4, figure4, or mnist (CPU)")
-@click.option("--budget", default=None, help="a named budget of the cards' dataset blocks, e.g. quick")
+@click.option("--preset", default=None, help="a paper grid (`dfkd-bench list presets`), e.g. table2")
+@click.option(
+    "--budget",
+    default=None,
+    help="a named budget of the cards' dataset blocks (default: quick when neither --methods, --datasets nor "
+    "--preset is given, else the preset's, else each card's own)",
+)
 @click.option("--dry-run", is_flag=True, help="list the cells, their state and the estimated time left; run nothing")
 @click.option("--calibrate", is_flag=True, help="with --dry-run: time 2 epochs of each unmeasured cell kind")
 @click.option("--launcher", default="inline", show_default=True, help="inline, local (one worker per GPU) or slurm")
 @click.option("--gpus", default=None, help="local launcher: GPU ids, e.g. 0,1,2,3 (default: every visible GPU)")
-@click.option("--workers", default=1, show_default=True, help="local launcher without GPUs: CPU worker processes")
-@click.option("--slurm-partition", default=None)
+@click.option(
+    "--workers",
+    default=LaunchSettings.workers,
+    show_default=True,
+    help="local launcher without GPUs: CPU worker processes",
+)
+@click.option("--slurm-partition", default=None, help="slurm: the partition to submit to (default: the cluster's)")
 @click.option("--slurm-cluster", default=None, help="submitit cluster: slurm (default with sbatch), local, debug")
-@click.option("--timeout-min", default=4320, show_default=True, help="slurm: minutes per task before requeue")
-@click.option("--array-parallelism", default=64, show_default=True, help="slurm: tasks running at once")
+@click.option(
+    "--timeout-min",
+    default=LaunchSettings.timeout_min,
+    show_default=True,
+    help="slurm: minutes per task before requeue",
+)
+@click.option(
+    "--array-parallelism",
+    default=LaunchSettings.array_parallelism,
+    show_default=True,
+    help="slurm: tasks running at once",
+)
 @click.option("--wait", is_flag=True, help="slurm: wait for every task and print the results")
 @with_run_options
 def run(methods, pairs, datasets, scales, seeds, preset, budget, dry_run, calibrate, launcher, gpus, workers, **kw):
     """Run a grid of cells (resuming what is there); with no arguments, the embedded MNIST default."""
     from dfkd_bench.config import parse_assignments
     from dfkd_bench.grid import GridRequest
-    from dfkd_bench.launch import LaunchSettings
     from dfkd_bench.runner import run_request
 
     overrides = parse_assignments(kw.pop("assignments"))
@@ -162,8 +204,8 @@ def run(methods, pairs, datasets, scales, seeds, preset, budget, dry_run, calibr
 
         check_cluster(settings.slurm_cluster)
     outcome = run_request(request, _options(**kw), dry_run, launcher, settings, calibrate)
-    if outcome.table is not None:
-        console.print(outcome.table)
+    for shown in outcome.shown:
+        console.print(shown)
     if not dry_run:
         console.print(f"results in {kw['out']} (summary.csv); `dfkd-bench status {kw['out']}` for the grid")
     if not outcome.complete:
@@ -172,8 +214,8 @@ def run(methods, pairs, datasets, scales, seeds, preset, budget, dry_run, calibr
 
 @cli.command("run-one")
 @click.option("--index", type=int, default=None, help="cell I of <out>/grid.json (what launchers call)")
-@click.option("--method", default=None)
-@click.option("--pair", default=None)
+@click.option("--method", default=None, help="a method card, for a cell described instead of indexed")
+@click.option("--pair", default=None, help="teacher-student pair (default: the dataset's first pair)")
 @click.option("--dataset", default="mnist", show_default=True)
 @click.option("--scale", default=None, help="data scale: images, percent (10%) or auto")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -205,24 +247,23 @@ def run_one_command(index, method, pair, dataset, scale, seed, budget, **kw) -> 
 
 
 @cli.command("list")
-@click.argument("what", type=click.Choice(["models", "methods", "datasets", "pairs", "teachers"]))
+@click.argument("what", type=click.Choice(["models", "methods", "presets", "datasets", "pairs", "teachers"]))
 @click.argument("pattern", default="*")
-@click.option("--teachers", type=click.Path(path_type=Path), default=None)
-def list_command(what: str, pattern: str, teachers: Path | None) -> None:
-    """List registered models, method cards, datasets, pairs or stored teachers (wildcards allowed)."""
-    from dfkd_bench import overview
+@click.option("--teachers", type=click.Path(path_type=Path), default=None, help="teacher store folder (list teachers)")
+@click.option("--json", "as_json", is_flag=True, help="print the rows as JSON (one object per row)")
+def list_command(what: str, pattern: str, teachers: Path | None, as_json: bool) -> None:
+    """List registered models, method cards, presets, datasets, pairs or stored teachers (PATTERN filters models
+    and methods by wildcard)."""
+    from dfkd_bench.overview import LISTINGS
 
     if what == "teachers":
         _check_teachers(teachers, writable=False)
-
-    tables = {
-        "models": lambda: overview.models_table(pattern),
-        "methods": lambda: overview.methods_table(pattern),
-        "datasets": overview.datasets_table,
-        "pairs": overview.pairs_table,
-        "teachers": lambda: overview.teachers_table(teachers),
-    }
-    console.print(tables[what]())
+    arguments = {"models": (pattern,), "methods": (pattern,), "teachers": (teachers,)}.get(what, ())
+    listing = LISTINGS[what](*arguments)
+    if as_json:
+        click.echo(json.dumps(listing.records(), indent=1))
+    else:
+        console.print(listing)
 
 
 @cli.group()
@@ -251,10 +292,14 @@ def show_method(
 
 @cli.command()
 @click.argument("out", type=click.Path(path_type=Path), default=Path("results/runs"))
-def status(out: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="print the grid's state and every run's numbers as JSON")
+def status(out: Path, as_json: bool) -> None:
     """Cells of the grid in OUT by state, stale and failed cells with their logs, and every run's numbers."""
-    from dfkd_bench.overview import status_tables
+    from dfkd_bench.overview import grid_status, status_tables
 
+    if as_json:
+        click.echo(json.dumps(grid_status(out), indent=1))
+        return
     tables, notes = status_tables(out)
     for table in tables:
         console.print(table)
@@ -263,9 +308,75 @@ def status(out: Path) -> None:
 
 
 @cli.command()
+@click.option("--methods", default=None, help="comma list of method cards or wildcards (default: the default run's)")
+@click.option("--pairs", default=None, help="comma list of teacher-student pairs, or 'all' (default: the first)")
+@click.option("--datasets", default=None, help="comma list of datasets (default: mnist)")
+@click.option("--scales", default=None, help="comma list of data scales (default: auto)")
+@click.option("--budget", default=None, help="a named budget of the cards' dataset blocks, e.g. proxy")
+@click.option("--set", "assignments", multiple=True, help="config override, e.g. --set method.g_steps=20")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16"]),
+    default="auto",
+    show_default=True,
+    help="the KD step's precision (train.precision; auto: bf16 on CUDA, fp32 on the CPU)",
+)
+@click.option("--compile", "compile_models", is_flag=True, help="torch.compile the KD forwards (train.compile)")
+@click.option("--kd-steps", type=click.IntRange(min=1), default=20, show_default=True, help="timed KD steps")
+@click.option("--warmup-steps", type=click.IntRange(min=0), default=3, show_default=True, help="untimed steps first")
+@click.option("--synthesis-rounds", type=click.IntRange(min=1), default=2, show_default=True, help="timed rounds")
+@click.option(
+    "--peak-tflops",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="the device's peak TFLOP/s (default: a GPU data-sheet table, else a measured matmul peak)",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--data-root", default=None, help="folder holding the data sets (CIFAR, Fashion-MNIST, ...)")
+@click.option("--teachers", type=click.Path(path_type=Path), default=None, help="teacher store folder")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@click.option("--markdown", type=click.Path(path_type=Path), default=None, help="also write the result as markdown")
+@click.option("--from-json", type=click.Path(path_type=Path), default=None, help="render a saved --json result")
+def bench(methods, pairs, datasets, scales, budget, assignments, precision, compile_models, **kw) -> None:
+    """Measure each cell briefly (not a run): synthesis and KD images/s, the KD step's FLOPs, achieved TFLOP/s,
+    utilisation of the device's peak, and the harness overhead of the KD step against its bare network passes."""
+    from dfkd_bench.bench.measure import BenchSettings
+    from dfkd_bench.bench.render import bench_table, markdown
+    from dfkd_bench.bench.suite import read_bench, run_bench
+    from dfkd_bench.config import parse_assignments
+    from dfkd_bench.files import atomic_write_text, require_folder
+    from dfkd_bench.grid import GridRequest
+
+    overrides = parse_assignments(assignments)
+    if precision != "auto":
+        overrides["train.precision"] = precision
+    if compile_models:
+        overrides["train.compile"] = True
+    request = GridRequest(_csv(methods), _csv(pairs), _csv(datasets), _csv(scales), [0], overrides, budget)
+    out, saved = kw.pop("markdown"), kw.pop("from_json")
+    if out is not None:
+        require_folder(out.parent, "--markdown", writable=True)
+    if saved is not None:
+        if methods or pairs or datasets or scales or budget or overrides:
+            raise BadInput("--from-json renders a saved result; drop the cell options (--methods, --set, ...)")
+        result = read_bench(saved)
+    else:
+        counts = ("kd_steps", "warmup_steps", "synthesis_rounds", "peak_tflops")
+        settings = BenchSettings(**{name: kw[name] for name in counts})
+        opts = RunOptions(device=kw["device"], data_root=kw["data_root"], teachers=kw["teachers"])
+        result = run_bench(request, opts, settings, lambda r: click.echo(f"measured {r['method']}", err=True))
+    if out is not None:
+        atomic_write_text(out, markdown(result))
+    if kw["as_json"]:
+        click.echo(json.dumps(result, indent=1))
+    else:
+        console.print(bench_table(result))
+
+
+@cli.command()
 @click.argument("runs", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="report folder (default: reports/<RUNS>)")
-@click.option("--format", "formats", default="md", show_default=True, help="comma list of md, tex, csv")
+@click.option("--format", "formats", default="md,html", show_default=True, help="comma list of md, html, tex, csv")
 @click.option("--compare", type=click.Choice(["published", "none"]), default="published", show_default=True)
 @click.option("--accuracy", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @click.option("--time", "time_kind", type=click.Choice(["total", "synthesis"]), default="total", show_default=True)
@@ -284,32 +395,52 @@ def report(
 
 
 @cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--keep", type=click.Choice(["best", "last", "both"]), default="both", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="folder for the files (default: RUN_DIR)")
+def export(run_dir: Path, keep: str, out: Path | None) -> None:
+    """The distilled student of the finished run in RUN_DIR as weights alone: student_best.pt (the best epoch),
+    student_last.pt (the last), each with a JSON sidecar naming the architecture and what it scored."""
+    from dfkd_bench.export import export_student
+
+    for path in export_student(run_dir, keep, out):
+        console.print(f"wrote {path}")
+
+
+@cli.command()
 @click.option("--model", required=True)
 @click.option("--dataset", required=True)
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="override the recipe's epochs")
+@click.option("--budget", default=None, help="a named budget of the dataset's recipe, e.g. quick")
+@click.option("--set", "assignments", multiple=True, help="override a recipe key, e.g. --set recipe.lr=0.05")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--data-root", default=None)
 @click.option("--download", is_flag=True, help="download a missing data set into --data-root")
 @click.option("--teachers", type=click.Path(path_type=Path), default=None)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--force", is_flag=True, help="replace a teacher already in the store")
-def train(model, dataset, epochs, seed, data_root, download, teachers, device, force) -> None:
+def train(model, dataset, epochs, budget, assignments, seed, data_root, download, teachers, device, force) -> None:
     """Train a model on real data with its dataset's recipe and keep it in the teacher store.
 
+    --budget, --set and --epochs (in that order) shorten or change the recipe; its LR steps scale with its epochs.
     A stored teacher is replaced only with --force: the runs distilled from it record its sha256."""
+    from dfkd_bench.config import parse_assignments
     from dfkd_bench.data import get_spec
     from dfkd_bench.engine.evaluate import headline
     from dfkd_bench.models import MODELS
     from dfkd_bench.progress import Reporter
+    from dfkd_bench.recipes import describe_recipe, recipe_for
     from dfkd_bench.teachers import TeacherStore, describe_score
-    from dfkd_bench.train import recipe_for, train_into_store
+    from dfkd_bench.train import train_into_store
 
     MODELS.get(model)
     get_spec(dataset)
-    recipe_for(dataset, epochs)
+    overrides = parse_assignments(assignments)
+    recipe = recipe_for(dataset, epochs, overrides, budget)
     _check_teachers(teachers, writable=True)
     store = TeacherStore(teachers)
     store.refuse_replacing(dataset, model, force)
+    console.print(f"{dataset}/{model}: {describe_recipe(recipe)}")
     with Reporter() as reporter:
         record = train_into_store(
             model,
@@ -321,6 +452,8 @@ def train(model, dataset, epochs, seed, data_root, download, teachers, device, f
             seed,
             download,
             on_epoch=lambda e, n, r: reporter.update(f"train {dataset}/{model}", e + 1, n, headline(r)),
+            overrides=overrides,
+            budget=budget,
         )
     console.print(
         f"{dataset}/{model}: {describe_score(record)} in {record['train_seconds']} s (sha256 {record['sha256'][:12]})"
@@ -360,11 +493,11 @@ def teacher_import(file, model, dataset, data_root, download, teachers, device, 
 @click.option("--teachers", type=click.Path(path_type=Path), default=None)
 def teacher_list(teachers: Path | None) -> None:
     """Stored teachers with their measured accuracy."""
-    from dfkd_bench.overview import teachers_table
+    from dfkd_bench.overview import teachers_listing
 
     _check_teachers(teachers, writable=False)
 
-    console.print(teachers_table(teachers))
+    console.print(teachers_listing(teachers))
 
 
 def main() -> None:

@@ -275,8 +275,16 @@ def _section_fields(card: Card) -> dict[str, set[str]]:
     }
 
 
-def _apply(target: dict[str, dict[str, Any]], updates: dict[str, Any], fields: dict[str, set[str]], where: str) -> None:
-    """Merge `section.key` or bare `key` updates; a bare key must name exactly one section's field."""
+def apply_updates(
+    target: dict[str, dict[str, Any]],
+    updates: dict[str, Any],
+    fields: dict[str, set[str]],
+    where: str,
+    sources: dict[str, str] | None = None,
+) -> None:
+    """Merge `section.key` or bare `key` updates; a bare key must name exactly one section's field. Public because
+    `train`'s recipes take budgets and `--set` by the same rule and with the same errors as the cards. `sources`,
+    when given, records which layer set each key last (what `show method` prints)."""
     for key, value in updates.items():
         section, dot, name = key.rpartition(".")
         if not dot:
@@ -289,6 +297,8 @@ def _apply(target: dict[str, dict[str, Any]], updates: dict[str, Any], fields: d
             valid = sorted(f"{s}.{n}" for s, names in fields.items() for n in names)
             raise BadInput(f"unknown config key '{key}' in {where}; valid keys: {', '.join(valid)}")
         target[section][name] = value
+        if sources is not None:
+            sources[f"{section}.{name}"] = where
 
 
 def _block_updates(block: dict[str, Any]) -> dict[str, Any]:
@@ -296,9 +306,15 @@ def _block_updates(block: dict[str, Any]) -> dict[str, Any]:
 
 
 def resolve(
-    card: Card, dataset: str, pair: str, overrides: dict[str, Any] | None = None, budget: str | None = None
+    card: Card,
+    dataset: str,
+    pair: str,
+    overrides: dict[str, Any] | None = None,
+    budget: str | None = None,
+    sources: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The full config of one run: {'train': {...}, 'method': {...}} with every field present.
+    """The full config of one run: {'train': {...}, 'method': {...}} with every field present; `sources`, when
+    given, gets the layer each value comes from (code default, card, dataset block, pair block, budget, --set).
 
     A named `budget` (e.g. 'quick', the no-argument run's) is a dataset block's smaller preset, applied after the
     pair blocks and before the overrides."""
@@ -308,18 +324,21 @@ def resolve(
         "train": dataclasses.asdict(TrainConfig()),
         "method": dataclasses.asdict(params_cls()),
     }
-    _apply(cfg, _block_updates({"train": card.train, "method": card.method}), fields, f"card {card.name}")
+    if sources is not None:
+        sources.update({f"{s}.{k}": "code default" for s in cfg for k in cfg[s]})
+    layer = f"card {card.name} (with what it extends)"
+    apply_updates(cfg, _block_updates({"train": card.train, "method": card.method}), fields, layer, sources)
     ds_block = card.datasets.get(dataset, {})
-    _apply(cfg, _block_updates(ds_block), fields, f"card {card.name} dataset {dataset}")
+    apply_updates(cfg, _block_updates(ds_block), fields, f"card {card.name} dataset {dataset}", sources)
     for pair_block in (card.pairs.get(pair), (ds_block.get("pairs") or {}).get(pair)):
         if pair_block:
-            _apply(cfg, _block_updates(pair_block), fields, f"card {card.name} pair {pair}")
+            apply_updates(cfg, _block_updates(pair_block), fields, f"card {card.name} pair {pair}", sources)
     if budget is not None:
         budgets = ds_block.get("budgets") or {}
         if budget not in budgets:
             raise unknown(f"budget for card {card.name} on {dataset}", budget, budgets)
-        _apply(cfg, _block_updates(budgets[budget]), fields, f"card {card.name} budget {budget}")
-    _apply(cfg, overrides or {}, fields, "overrides")
+        apply_updates(cfg, _block_updates(budgets[budget]), fields, f"card {card.name} budget {budget}", sources)
+    apply_updates(cfg, overrides or {}, fields, "overrides (--set, --scales)", sources)
     where = f"{card.name} on {dataset}/{pair}"
     cfg["train"] = validate_section(TrainConfig, cfg["train"], "train", where)
     cfg["method"] = validate_section(params_cls, cfg["method"], "method", where)

@@ -1,5 +1,6 @@
 """Errors the CLI turns into a one-line message and exit code 2, and the other exit codes it uses."""
 
+import difflib
 from collections.abc import Iterable
 
 EXIT_BAD_INPUT = 2
@@ -13,9 +14,12 @@ class BadInput(ValueError):
 
 
 def unknown(kind: str, name: str, valid: Iterable[str]) -> BadInput:
-    """An error naming the unknown value and every valid choice."""
-    choices = ", ".join(sorted(valid))
-    return BadInput(f"unknown {kind} '{name}'; valid choices: {choices}")
+    """An error naming the unknown value, the closest valid ones (a typo such as 'ssdk' or 'tabel2') and every
+    valid choice."""
+    choices = sorted(valid)
+    close = difflib.get_close_matches(str(name), choices, n=3, cutoff=0.6)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    return BadInput(f"unknown {kind} '{name}'{hint}; valid choices: {', '.join(choices)}")
 
 
 def os_failure(err: OSError, doing: str, path: object) -> BadInput:

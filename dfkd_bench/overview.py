@@ -1,28 +1,32 @@
-"""What `list`, `show` and `status` print: tables of models, methods, datasets, pairs, teachers and runs."""
+"""What `list`, `show` and `status` print: tables of models, methods, presets, datasets, pairs, teachers and
+runs, as FitTables (terminal) whose rows are also what `--json` prints. Each function imports what it needs, so
+that a listing that needs no model (status, teachers, pairs) does not pay for importing torch."""
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from rich.table import Table
 
-from dfkd_bench.config import all_cards, get_card, resolve
-from dfkd_bench.data import DATASETS, get_spec
 from dfkd_bench.errors import BadInput
-from dfkd_bench.models import MODELS, count_parameters, create_model, list_models
-from dfkd_bench.pairs import DATASET_PAIRS, split_pair
-from dfkd_bench.rundir import run_damage
-from dfkd_bench.summary import collect
-from dfkd_bench.teachers import TeacherStore, describe_score
-from dfkd_bench.train_config import TrainConfig
+from dfkd_bench.terminal import Column, FitTable
 
 
-def models_table(pattern: str = "*") -> Table:
-    table = Table(title="models")
-    for column in ("name", "family", "in_channels", "params (10 classes)", "params (100 classes)"):
-        table.add_column(column)
+def _pattern(pattern: str) -> Callable[[str], bool]:
+    return lambda name: fnmatch.fnmatchcase(name, pattern)
+
+
+def models_listing(pattern: str = "*") -> FitTable:
+    from dfkd_bench.models import MODELS, count_parameters, create_model, list_models
+
+    table = FitTable(
+        "models",
+        (Column("name"), Column("family"), Column("in_channels"), Column("params_10"), Column("params_100")),
+    )
     for name in list_models(pattern):
         meta = MODELS.meta(name)
         counts = [f"{count_parameters(create_model(name, n)):,}" for n in (10, 100)]
@@ -30,22 +34,51 @@ def models_table(pattern: str = "*") -> Table:
     return table
 
 
-def methods_table(pattern: str = "*") -> Table:
-    import fnmatch
+def methods_listing(pattern: str = "*") -> FitTable:
+    from dfkd_bench.config import all_cards
 
-    table = Table(title="methods (cards in methods/)")
-    for column in ("name", "algorithm", "data-free", "datasets with presets", "paper"):
-        table.add_column(column)
-    for name, card in all_cards().items():
-        if fnmatch.fnmatchcase(name, pattern):
-            table.add_row(name, card.algorithm, "yes" if card.data_free else "no", ", ".join(card.datasets), card.paper)
+    columns = (
+        Column("name"),
+        Column("label", keep=1, wrap=True),
+        Column("algorithm", keep=2),
+        Column("data_free"),
+        Column("default"),
+        Column("datasets", keep=3, wrap=True),
+        Column("paper", keep=4, wrap=True),
+    )
+    table = FitTable("methods (cards in methods/)", columns)
+    for name, card in filter(lambda item: _pattern(pattern)(item[0]), all_cards().items()):
+        yes = {True: "yes", False: "no"}
+        table.add_row(
+            name,
+            card.display_name,
+            card.algorithm,
+            yes[card.data_free],
+            yes[card.default_run],
+            ", ".join(card.datasets),
+            card.paper,
+        )
     return table
 
 
-def datasets_table() -> Table:
-    table = Table(title="datasets")
-    for column in ("name", "classes", "input", "defined pairs"):
-        table.add_column(column)
+def presets_listing() -> FitTable:
+    from dfkd_bench.grid import presets
+
+    table = FitTable(
+        "presets (--preset)", (Column("name"), Column("seeds"), Column("budget"), Column("grid", wrap=True))
+    )
+    for name, preset in presets().items():
+        table.add_row(name, ",".join(map(str, preset.seeds)), preset.budget or "card", preset.description)
+    return table
+
+
+def datasets_listing() -> FitTable:
+    from dfkd_bench.data import DATASETS, get_spec
+    from dfkd_bench.pairs import DATASET_PAIRS
+
+    table = FitTable(
+        "datasets", (Column("name"), Column("classes"), Column("input"), Column("pairs", keep=1, wrap=True))
+    )
     for name in DATASETS.names():
         spec = get_spec(name)
         shape = f"{spec.in_channels}x{spec.image_size}x{spec.image_size}"
@@ -53,27 +86,43 @@ def datasets_table() -> Table:
     return table
 
 
-def pairs_table() -> Table:
-    table = Table(title="teacher-student pairs")
-    table.add_column("dataset")
-    table.add_column("pairs (--pairs all)")
+def pairs_listing() -> FitTable:
+    from dfkd_bench.pairs import DATASET_PAIRS
+
+    table = FitTable(
+        "teacher-student pairs (--pairs all: every pair of the dataset)", (Column("dataset"), Column("pair"))
+    )
     for dataset, pairs in DATASET_PAIRS.items():
-        table.add_row(dataset, ", ".join(pairs))
+        for pair in pairs:
+            table.add_row(dataset, pair)
     return table
 
 
-def teachers_table(root: Path | None = None) -> Table:
+def teachers_listing(root: Path | None = None) -> FitTable:
+    from dfkd_bench.teachers import TeacherStore, describe_score
+
     store = TeacherStore(root)
-    table = Table(title=f"teacher store {store.root}")
-    for column in ("dataset", "model", "test score", "source", "sha256"):
-        table.add_column(column)
+    columns = (Column("dataset"), Column("model"), Column("score"), Column("source", keep=1), Column("sha256"))
+    table = FitTable(f"teacher store {store.root}", columns)
     for r in store.records():
         table.add_row(r["dataset"], r["model"], describe_score(r).removeprefix("test "), r["source"], r["sha256"][:12])
     return table
 
 
+LISTINGS: dict[str, Callable[..., FitTable]] = {
+    "models": models_listing,
+    "methods": methods_listing,
+    "presets": presets_listing,
+    "datasets": datasets_listing,
+    "pairs": pairs_listing,
+    "teachers": teachers_listing,
+}
+
+
 def kd_budget(train: dict[str, Any]) -> dict[str, Any]:
     """The KD budget a resolved train section gives: steps per epoch and whether they follow the buffer."""
+    from dfkd_bench.train_config import TrainConfig
+
     config = TrainConfig(**train)
     if config.kd_passes is None:
         rule = f"fixed: kd_steps = {config.kd_steps} per synthesis round"
@@ -100,7 +149,10 @@ def show_method(
 ) -> str:
     """The card's provenance, its resolved config for one cell (dataset, pair, budget, data scale and other
     overrides), the KD budget that config gives, and the card's deviations, as YAML."""
+    from dfkd_bench.config import get_card, resolve
+    from dfkd_bench.data import get_spec
     from dfkd_bench.grid import parse_scale
+    from dfkd_bench.pairs import split_pair
 
     card = get_card(name)
     get_spec(dataset)
@@ -108,7 +160,8 @@ def show_method(
     overrides = dict(overrides or {})
     if scale is not None and parse_scale(scale, dataset) is not None:
         overrides["train.data_scale"] = parse_scale(scale, dataset)
-    resolved = resolve(card, dataset, pair, overrides, budget)
+    sources: dict[str, str] = {}
+    resolved = resolve(card, dataset, pair, overrides, budget, sources)
     document = {
         "name": card.name,
         "label": card.display_name,
@@ -125,37 +178,44 @@ def show_method(
         "budget_source": ((card.datasets.get(dataset, {}).get("budgets") or {}).get(budget) or {}).get("source"),
         **resolved,
         "kd_budget": kd_budget(resolved["train"]),
+        "sources": sources,
         "deviations": card.deviations,
     }
     return yaml.safe_dump(document, sort_keys=False, width=110)
 
 
-def status_tables(out: Path) -> tuple[list[Table], list[str]]:
-    """Counts by state and every run's numbers; then one plain line per stale, failed or corrupt cell with its log
-    (plain so that paths stay whole for copy and paste), and one per done cell whose checkpoint or metrics are
+STATUS_COLUMNS = (
+    Column("dataset", context=True),
+    Column("pair", context=True),
+    Column("method"),
+    Column("data", justify="right"),
+    Column("seed", justify="right"),
+    Column("status"),
+    Column("epochs", keep=2, justify="right"),
+    Column("best", justify="right"),
+    Column("last", keep=1, justify="right"),
+    Column("total s", justify="right"),
+)
+
+
+def grid_status(out: Path) -> dict[str, Any]:
+    """The grid in `out` as data (what `status --json` prints): cells by state, every run's numbers, and notes:
+    one line per stale, failed or corrupt cell with its log, and one per done cell whose checkpoint or metrics are
     missing or do not match (a done result alone is not a trustworthy run). Stale: its runner died;
     `dfkd-bench run` resumes it."""
     from dfkd_bench.engine.spec import RunOptions
-    from dfkd_bench.grid import GRID_FILE, load_grid
+    from dfkd_bench.gridfile import GRID_FILE, load_grid
     from dfkd_bench.gridstate import cell_states, counts
+    from dfkd_bench.rundir import run_damage
+    from dfkd_bench.summary import collect_rows
 
     out = Path(out)
     if not out.is_dir():
         raise BadInput(f"no results folder {out}; pass the --out of a `dfkd-bench run`")
     if not (out / GRID_FILE).exists():
         raise BadInput(f"no grid in {out} ({GRID_FILE} missing); pass the --out of a `dfkd-bench run`")
-    cells = load_grid(out)
-    frame = collect(out)
-    tables: list[Table] = []
+    states = cell_states(load_grid(out), RunOptions(out=out), compare_config=False)
     notes: list[str] = []
-    states = cell_states(cells, RunOptions(out=out), compare_config=False)
-    tally = Table(title=f"grid {out / GRID_FILE}: {len(states)} cells")
-    for state in ("state", "cells"):
-        tally.add_column(state)
-    for state, n in counts(states).items():
-        if n:
-            tally.add_row(state, str(n))
-    tables.append(tally)
     for c in (c for c in states if c.state in ("stale", "failed", "corrupt")):
         age = f", heartbeat {c.claim.age:.0f} s ago" if c.claim else ""
         error = f": {(c.result or {}).get('error')}" if (c.result or {}).get("error") else ""
@@ -164,15 +224,42 @@ def status_tables(out: Path) -> tuple[list[Table], list[str]]:
     for c in (c for c in states if c.state == "done"):
         if problems := run_damage(c.path):
             notes.append(f"damaged #{c.index} {c.spec.label} (done): {'; '.join(problems)} in {c.path}")
-    columns = ["dataset", "pair", "method", "data_scale", "seed", "status", "epochs_done", "best_top1", "last_top1"]
-    if frame["best_miou"].notna().any():
-        columns += ["best_miou", "last_miou"]
-    columns.append("total_s")
-    runs = Table(title=f"runs under {out}")
-    for column in columns:
-        runs.add_column(column)
-    for row in frame.itertuples(index=False):
-        values = [getattr(row, c) for c in columns]
-        runs.add_row(*["" if v is None or v != v else f"{v:.2f}" if isinstance(v, float) else str(v) for v in values])
-    tables.append(runs)
-    return tables, notes
+    runs = collect_rows(out)
+    return {"grid": str(out / GRID_FILE), "cells": len(states), "states": counts(states), "runs": runs, "notes": notes}
+
+
+def status_tables(out: Path) -> tuple[list[Any], list[str]]:
+    """`status` for a terminal: the state tally and every run's numbers, laid out to fit its width; the notes
+    stay plain lines so that paths stay whole for copy and paste."""
+    status = grid_status(out)
+    tally = Table(title=f"grid {status['grid']}: {status['cells']} cells")
+    for state in ("state", "cells"):
+        tally.add_column(state)
+    for state, n in status["states"].items():
+        if n:
+            tally.add_row(state, str(n))
+    segmentation = any(r.get("best_miou") is not None for r in status["runs"])
+    metric = "miou" if segmentation else "top1"
+    runs = FitTable(f"runs under {out} ({'mIoU' if segmentation else 'top-1 %'}; seconds)", STATUS_COLUMNS)
+    for r in status["runs"]:
+        runs.add_row(
+            r["dataset"],
+            r["pair"],
+            r["method"],
+            _whole(r.get("data_scale")),
+            _whole(r.get("seed")),
+            str(r.get("status") or ""),
+            _whole(r.get("epochs_done")),
+            _decimal(r.get(f"best_{metric}")),
+            _decimal(r.get(f"last_{metric}")),
+            _decimal(r.get("total_s")),
+        )
+    return [tally, runs], status["notes"]
+
+
+def _whole(value: Any) -> str:
+    return "" if value is None else str(int(value))
+
+
+def _decimal(value: Any) -> str:
+    return "" if value is None else f"{float(value):.2f}"

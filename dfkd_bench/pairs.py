@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dfkd_bench.data import get_spec, task_of
 from dfkd_bench.errors import BadInput
-from dfkd_bench.models import MODELS, list_models
 
 CIFAR_PAIRS = (
     "resnet34-resnet18",
@@ -32,6 +30,8 @@ def pairs_for(dataset: str) -> tuple[str, ...]:
 
 def split_pair(pair: str, dataset: str | None = None) -> tuple[str, str]:
     """(teacher, student) of a pair id; any two registered models form a valid pair."""
+    from dfkd_bench.models import list_models  # here: listing the pairs needs no model code (nor torch)
+
     teacher, sep, student = pair.partition("-")
     models = set(list_models())
     if not sep or teacher not in models or student not in models:
@@ -48,6 +48,9 @@ def split_pair(pair: str, dataset: str | None = None) -> tuple[str, str]:
 def _check_family(pair: str, models: tuple[str, str], dataset: str) -> None:
     """Segmenters only on segmentation data sets and classifiers only on classification ones, and models built
     for the data set's image channels (a 3-channel ResNet-34 teacher is not an MNIST model)."""
+    from dfkd_bench.data import get_spec, task_of
+    from dfkd_bench.models import MODELS
+
     dense = task_of(dataset) == "segmentation"
     wrong = [m for m in models if (MODELS.meta(m)["family"] == "segmentation") != dense]
     if wrong:

@@ -9,25 +9,26 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from dfkd_bench.claims import CLAIMS, Claim
 from dfkd_bench.config import get_card
 from dfkd_bench.data import DATASETS
-from dfkd_bench.durations import format_duration
+from dfkd_bench.dryrun import dry_run_report, missing_prerequisites
 from dfkd_bench.engine.evaluate import headline
 from dfkd_bench.engine.run import resolve_cell, run_one
-from dfkd_bench.engine.spec import ResolvedCell, RunOptions, RunSpec
+from dfkd_bench.engine.spec import RunOptions, RunSpec
 from dfkd_bench.envinfo import resolve_device
-from dfkd_bench.grid import GridRequest, cell_at, expand, load_grid, read_grid_file, register
-from dfkd_bench.gridstate import CellState, cell_states, counts, estimate
+from dfkd_bench.grid import GridRequest, expand
+from dfkd_bench.gridfile import cell_at, load_grid, read_grid_file, register
+from dfkd_bench.gridstate import CellState, cell_states
 from dfkd_bench.launch import LAUNCHERS, LaunchSettings
 from dfkd_bench.launch.worker import HELD, execute
 from dfkd_bench.pairs import split_pair
 from dfkd_bench.progress import Reporter
+from dfkd_bench.recipes import DATASET_RECIPE, RECIPES
 from dfkd_bench.summary import write_summary
 from dfkd_bench.teachers import TeacherStore, describe_score
-from dfkd_bench.train import DATASET_RECIPE, RECIPES, train_into_store
+from dfkd_bench.terminal import Column, FitTable
+from dfkd_bench.train import train_into_store
 
 CHEAP_RECIPES = {"mnist"}
 
@@ -80,48 +81,46 @@ def _train_teacher(dataset: str, model: str, store: TeacherStore, opts: RunOptio
     reporter.message(f"teacher {dataset}/{model}: {describe_score(record)}")
 
 
-def results_table(results: list[dict[str, Any]]) -> Table:
+def results_table(results: list[dict[str, Any]]) -> FitTable:
     """One row per cell; the caption gives every failed cell's error, so no failure is only in a log file."""
     failures = [
         f"failed {r['dataset']}/{r['pair']}/{r['method']}/seed-{r['seed']}: {r.get('error') or 'see its log.txt'}"
         for r in results
         if r.get("status") == "failed"
     ]
-    table = Table(
-        title="dfkd-bench results (top-1 %, or mIoU on segmentation; seconds)",
-        caption="\n".join(failures) or None,
-        caption_justify="left",
-    )
-    for column in (
-        "dataset",
-        "pair",
-        "method",
-        "seed",
-        "status",
-        "best",
-        "last",
-        "data scale",
-        "synth s",
-        "kd s",
-        "total s",
-    ):
-        table.add_column(column)
+    table = FitTable("results (top-1 % or mIoU, seconds)", RESULT_COLUMNS, caption="\n".join(failures) or None)
     for r in results:
         times = r.get("times") or {}
+        metric = r.get("metric") or "top1"
         table.add_row(
             r["dataset"],
             r["pair"],
             r["method"],
+            str(r.get("data_scale", "")),
             str(r["seed"]),
             r["status"],
-            _fmt(r.get(f"best_{r.get('metric') or 'top1'}")),
-            _fmt(r.get(f"last_{r.get('metric') or 'top1'}")),
-            str(r.get("data_scale", "")),
+            _fmt(r.get(f"best_{metric}")),
+            _fmt(r.get(f"last_{metric}")),
+            _fmt(times.get("total")),
             _fmt(times.get("synthesis")),
             _fmt(times.get("kd")),
-            _fmt(times.get("total")),
         )
     return table
+
+
+RESULT_COLUMNS = (
+    Column("dataset", context=True),
+    Column("pair", context=True),
+    Column("method"),
+    Column("data", justify="right"),
+    Column("seed", justify="right"),
+    Column("status", context=True),
+    Column("best", justify="right"),
+    Column("last", keep=1, justify="right"),
+    Column("total s", justify="right"),
+    Column("synth s", keep=2, justify="right"),
+    Column("kd s", keep=2, justify="right"),
+)
 
 
 def _fmt(value: float | None) -> str:
@@ -133,7 +132,7 @@ class Outcome:
     """What a `run` produced: the results of the cells it ran or found, and whether the grid is complete."""
 
     results: list[dict[str, Any]] = field(default_factory=list)
-    table: Table | None = None
+    shown: list[Any] = field(default_factory=list)
     complete: bool = True
 
 
@@ -146,33 +145,6 @@ def calibrate_cell(cell: CellState, opts: RunOptions) -> float:
     with tempfile.TemporaryDirectory(prefix="dfkd-calibrate-") as tmp:
         result = run_one(spec, replace(opts, out=Path(tmp), force=False, retry_failed=False))
     return result["times"]["total"] / 2
-
-
-def dry_run_table(cells: list[ResolvedCell], opts: RunOptions, calibrate: bool) -> Table:
-    """Every cell with its state and estimated remaining time; the caption sums them up."""
-    states = cell_states(cells, opts)
-    estimate(states, opts, (lambda cell: calibrate_cell(cell, opts)) if calibrate else None)
-    tally = counts(states)
-    left = [c.seconds_left for c in states if c.state != "done"]
-    known = [x for x in left if x is not None]
-    unknown = f" (+{len(left) - len(known)} cells without an estimate)" if None in left else ""
-    total = f"{format_duration(sum(known))}{unknown}" if known else "unknown (nothing measured yet: add --calibrate)"
-    summary = ", ".join(f"{n} {state}" for state, n in tally.items() if n)
-    table = Table(title=f"{len(states)} cells: {summary}; estimated remaining {total}")
-    for column in ("#", "cell", "scale", "budget", "state", "epochs", "est. left"):
-        table.add_column(column)
-    for cell in states:
-        scale = dict(cell.spec.overrides).get("train.data_scale", "auto")
-        table.add_row(
-            str(cell.index),
-            f"{cell.spec.dataset}/{cell.spec.pair}/{cell.spec.method}/seed-{cell.spec.seed}",
-            str(scale),
-            cell.spec.budget or "",
-            cell.state,
-            f"{cell.epochs_done}/{cell.epochs}",
-            "" if cell.state == "done" else format_duration(cell.seconds_left),
-        )
-    return table
 
 
 def run_request(
@@ -195,20 +167,24 @@ def run_request(
             if calibrate:
                 check_data(specs, opts)
                 ensure_teachers(specs, opts, reporter)
-            return Outcome(table=dry_run_table([resolve_cell(s, opts) for s in specs], opts, calibrate))
+            cells = [resolve_cell(s, opts) for s in specs]
+            measure = (lambda cell: calibrate_cell(cell, opts)) if calibrate else None
+            prerequisites = missing_prerequisites(specs, opts, CHEAP_RECIPES)
+            return Outcome(shown=dry_run_report(cells, opts, measure, prerequisites))
         resolve_device(opts.device)
         read_grid_file(opts.out)
         check_data(specs, opts)
         ensure_teachers(specs, opts, reporter)
         indices = register(opts.out, specs, lambda spec: resolve_cell(spec, opts))
         cells = load_grid(opts.out)
-        reporter.start_grid({c.index: c.state for c in cell_states([cells[i] for i in indices], opts, indices)})
+        states = cell_states([cells[i] for i in indices], opts, indices)
+        reporter.start_grid({c.index: c.state for c in states}, [c.spec for c in states])
         found = launch(indices, opts, settings, reporter)
         write_summary(opts.out)
     results = [found[i] for i in indices if i in found]
     complete = len(results) == len(indices) and all(r.get("status") == "done" for r in results)
     submitted_only = launcher == "slurm" and not settings.wait
-    return Outcome(results, results_table(results) if results else None, complete or submitted_only)
+    return Outcome(results, [results_table(results)] if results else [], complete or submitted_only)
 
 
 def run_index(index: int, opts: RunOptions) -> str:

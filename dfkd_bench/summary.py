@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from dfkd_bench.files import atomic_write_text
 from dfkd_bench.rundir import RESULT, CorruptRecord, read_result
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUMMARY = "summary.csv"
 
@@ -76,6 +77,8 @@ def collect_rows(root: Path) -> list[dict[str, Any]]:
 
 def collect(root: Path) -> pd.DataFrame:
     """One tidy row per run directory found under `root`."""
+    import pandas as pd  # here: `status` reads the rows without paying for pandas
+
     return pd.DataFrame(collect_rows(root), columns=SUMMARY_COLUMNS)
 
 
@@ -96,6 +99,8 @@ def write_summary(root: Path) -> pd.DataFrame:
     """summary.csv rebuilt from every run directory under `root`."""
     rows = collect_rows(root)
     atomic_write_text(Path(root) / SUMMARY, summary_text(rows))
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-from dfkd_bench.data import task_of
 from dfkd_bench.errors import BadInput
 from dfkd_bench.files import atomic_write_bytes, atomic_write_json, read_json, sha256_hex, utc_now
-from dfkd_bench.models import create_model
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def default_root() -> Path:
@@ -57,6 +55,8 @@ class TeacherStore:
     def save(self, dataset: str, model_name: str, model: nn.Module, record: dict[str, Any]) -> dict[str, Any]:
         """Write the checkpoint, then its record (with the checkpoint's sha256), both atomically."""
         buffer = io.BytesIO()
+        import torch  # saving and loading need torch; listing the store (`list teachers`) does not
+
         torch.save({"state_dict": model.state_dict()}, buffer)
         data = buffer.getvalue()
         ckpt, meta = self._paths(dataset, model_name)
@@ -73,6 +73,8 @@ class TeacherStore:
 
     def missing(self, dataset: str, model_name: str) -> BadInput:
         """The error for an absent teacher, naming the two ways to get one."""
+        from dfkd_bench.data import task_of
+
         data = " --data-root DIR" if task_of(dataset) == "segmentation" else ""
         return BadInput(
             f"no {model_name} teacher for {dataset} in {self.root}; train one with "
@@ -89,6 +91,10 @@ class TeacherStore:
         data = ckpt.read_bytes()
         if sha256_hex(data) != record["sha256"]:
             raise BadInput(f"{ckpt} does not match the sha256 in its record; re-import or retrain it")
+        import torch
+
+        from dfkd_bench.models import create_model
+
         model = create_model(model_name, num_classes, in_channels)
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         model.load_state_dict(state["state_dict"], strict=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,82 +19,13 @@ from dfkd_bench.engine.evaluate import EvalResult, evaluate_split
 from dfkd_bench.engine.rng import seed_everything
 from dfkd_bench.engine.segmentation_metrics import SegEvalResult
 from dfkd_bench.envinfo import device_name, resolve_device
-from dfkd_bench.errors import BadInput, unknown
+from dfkd_bench.errors import BadInput
 from dfkd_bench.methods.losses import supervised_ce
 from dfkd_bench.models import create_model
+from dfkd_bench.recipes import Recipe, recipe_for
 from dfkd_bench.teachers import TeacherStore
 
 Evaluation = EvalResult | SegEvalResult
-
-
-@dataclass(frozen=True)
-class Recipe:
-    name: str
-    source: str
-    optimizer: str
-    lr: float
-    batch_size: int
-    epochs: int
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    milestones: tuple[int, ...] = ()
-    gamma: float = 1.0
-    crop_padding: int = 0
-    eval_batch_size: int = 1024
-
-
-RECIPES = {
-    "cifar": Recipe(
-        name="cifar",
-        source="Fast-Datafree train_scratch.py (README command): SGD 0.1, bs 256, 200 epochs, x0.2 at 120/150/180",
-        optimizer="sgd",
-        lr=0.1,
-        batch_size=256,
-        epochs=200,
-        weight_decay=1e-4,
-        milestones=(120, 150, 180),
-        gamma=0.2,
-        crop_padding=4,
-    ),
-    "mnist": Recipe(
-        name="mnist",
-        source="ours: Adam 1e-3, bs 128, 3 epochs, no augmentation (lenet5_bn: 98.8 % in about 17 s on 2 CPU cores)",
-        optimizer="adam",
-        lr=1e-3,
-        batch_size=128,
-        epochs=3,
-    ),
-    "nyuv2": Recipe(
-        name="nyuv2",
-        source="DFAD repo teacher recipe: SGD 0.05, wd 5e-4, bs 16, 200 epochs, StepLR(100, 0.1); random 128 crop "
-        "+ flip of the resize-256 images, CE ignoring void (255); from random weights unless a backbone is given",
-        optimizer="sgd",
-        lr=0.05,
-        batch_size=16,
-        epochs=200,
-        weight_decay=5e-4,
-        milestones=(100,),
-        gamma=0.1,
-        eval_batch_size=16,
-    ),
-}
-DATASET_RECIPE = {
-    "cifar10": "cifar",
-    "cifar100": "cifar",
-    "mnist": "mnist",
-    "fashion_mnist": "mnist",
-    "nyuv2": "nyuv2",
-}
-
-
-def recipe_for(dataset: str, epochs: int | None = None) -> Recipe:
-    """The dataset's recipe, with `epochs` instead of its own when given (0 or fewer is refused, not ignored)."""
-    if dataset not in DATASET_RECIPE:
-        raise unknown("dataset with a training recipe", dataset, DATASET_RECIPE)
-    if epochs is not None and epochs < 1:
-        raise BadInput(f"epochs must be a positive integer, got {epochs}")
-    recipe = RECIPES[DATASET_RECIPE[dataset]]
-    return recipe if epochs is None else dataclasses.replace(recipe, epochs=epochs)
 
 
 def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
@@ -104,6 +34,11 @@ def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
             model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
         )
     return torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def schedule(optimizer: torch.optim.Optimizer, recipe: Recipe) -> torch.optim.lr_scheduler.LRScheduler:
+    """The recipe's steps of the LR, stepped once after each epoch: epoch e trains at the LR after e steps."""
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(recipe.milestones), recipe.gamma)
 
 
 def _augmented(train_set: ImageSet | SegmentationSet, recipe: Recipe, idx: Tensor) -> tuple[Tensor, Tensor]:
@@ -130,7 +65,7 @@ def train_supervised(
     device = next(model.parameters()).device
     train_set = train_set.to(device)
     optimizer = _optimizer(model, recipe)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(recipe.milestones), recipe.gamma)
+    scheduler = schedule(optimizer, recipe)
     start = time.perf_counter()
     result = evaluate_split(model, test_set, recipe.eval_batch_size)
     for epoch in range(recipe.epochs):
@@ -159,10 +94,14 @@ def train_into_store(
     seed: int = 0,
     download: bool = False,
     on_epoch: Callable[[int, int, Evaluation], None] | None = None,
+    overrides: dict[str, Any] | None = None,
+    budget: str | None = None,
 ) -> dict[str, Any]:
-    """Train a model with its dataset's recipe and keep it, with its record, in the teacher store."""
+    """Train a model with its dataset's recipe (at a named budget, with overrides and epochs) and keep it, with its
+    record, in the teacher store. The record holds the recipe that ran, schedule included, and names the budget and
+    overrides only when some were given, so a teacher of the full recipe keeps the record it always had."""
     spec = get_spec(dataset)
-    recipe = recipe_for(dataset, epochs)
+    recipe = recipe_for(dataset, epochs, overrides, budget)
     seed_everything(seed)
     model = create_model(model_name, spec.num_classes, spec.in_channels).to(resolve_device(device))
     train_set = load_dataset(dataset, "train", data_root, download)
@@ -176,6 +115,8 @@ def train_into_store(
         {
             "source": "trained by dfkd-bench",
             "recipe": dataclasses.asdict(recipe),
+            **({"budget": budget} if budget is not None else {}),
+            **({"overrides": overrides} if overrides else {}),
             "seed": seed,
             **score_record(result),
             "train_seconds": round(seconds, 2),

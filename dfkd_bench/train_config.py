@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+PRECISIONS = ("fp32", "bf16")
+
 
 @dataclass
 class TrainConfig:
@@ -26,8 +28,17 @@ class TrainConfig:
     data_scale: int | None = None
     eval_batch_size: int = 1024
     image_size: int | None = None  # side of synthetic images and real training crops; None: the data set's
+    # The KD step's fast path (engine/fast_path.py). None means auto and is left out of the config hash, so cards
+    # and runs from before these keys keep their hashes: bf16 autocast and channels_last on CUDA, fp32 on the CPU.
+    precision: str | None = None  # "fp32" or "bf16" (autocast of the teacher forward and the student passes)
+    channels_last: bool | None = None
+    compile: bool | None = None  # torch.compile the KD forwards of student and teacher; None: off
 
     def __post_init__(self) -> None:
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise ValueError(
+                f"train.precision must be one of {', '.join(PRECISIONS)} (or null: auto), got {self.precision!r}"
+            )
         if self.kd_passes is not None:
             if not self.kd_passes > 0:
                 raise ValueError(f"train.kd_passes must be a positive number of passes over B, got {self.kd_passes}")

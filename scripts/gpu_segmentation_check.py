@@ -12,6 +12,7 @@ the engine's region times. Only the timing is meaningful, never the mIoU.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="KD and synthesis batch (default: the card's 64)")
     parser.add_argument("--scale", type=int, default=16000, help="SSD-KD replay buffer |B|")
     parser.add_argument("--test-images", type=int, default=16, help="random test images evaluated (NYUv2: 654)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args()
 
     teacher_name, _ = split_pair(SEG_PAIR, "nyuv2")
@@ -76,6 +78,9 @@ def main() -> None:
     print(f"seconds per epoch (run_one wall clock, model building included): {seconds:.1f}")
     print(f"engine regions (s): {result['times']}")
     print(f"status {result['status']}, data scale {result['data_scale']}, mIoU {result['last_miou']:.4f} (random)")
+    if args.json is not None:
+        keys = ("device", "status", "times", "data_scale", "fast_path")
+        args.json.write_text(json.dumps({"seconds_per_epoch": seconds, **{k: result.get(k) for k in keys}}, indent=1))
 
 
 if __name__ == "__main__":

@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-results/mnist}
 .venv/bin/dfkd-bench run --preset mnist --device cpu --out "$OUT"
-.venv/bin/dfkd-bench report "$OUT" --out reports/mnist --format md,tex,csv
+.venv/bin/dfkd-bench report "$OUT" --out reports/mnist --format md,html,tex,csv

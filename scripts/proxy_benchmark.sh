@@ -24,4 +24,4 @@ first=$!
 runner "proxy-table4:$TABLE4_DATASETS" "proxy-figure4:fashion_mnist,mnist" "proxy-table1:$BOTH" &
 second=$!
 wait "$first" "$second"
-.venv/bin/dfkd-bench report "$OUT" --out reports/proxy --format md,tex,csv
+.venv/bin/dfkd-bench report "$OUT" --out reports/proxy --format md,html,tex,csv

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dfkd_bench.engine.run import resolve_cell
 from dfkd_bench.engine.spec import RunOptions, RunSpec
-from dfkd_bench.grid import register
+from dfkd_bench.gridfile import register
 
 
 def register_specs(out: Path, specs: list[RunSpec], teachers: Path | None = None) -> list[int]:

@@ -21,7 +21,8 @@ from dfkd_bench.cli import cli
 from dfkd_bench.engine.run import resolve_cell
 from dfkd_bench.engine.spec import RunOptions
 from dfkd_bench.errors import BadInput
-from dfkd_bench.grid import GRID_FILE, GridRequest, expand, load_grid
+from dfkd_bench.grid import GridRequest, expand
+from dfkd_bench.gridfile import GRID_FILE, load_grid
 from dfkd_bench.summary import write_summary
 
 PAIR = "lenet5_bn-lenet5_half_bn"
@@ -492,7 +493,7 @@ def test_train_epochs_must_be_a_positive_integer(tmp_path: Path, epochs: str):
 
 
 def test_recipe_refuses_non_positive_epochs():
-    from dfkd_bench.train import recipe_for
+    from dfkd_bench.recipes import recipe_for
 
     assert recipe_for("mnist", 1).epochs == 1 and recipe_for("mnist").epochs == 3
     with pytest.raises(BadInput, match="positive integer, got 0"):
@@ -538,7 +539,7 @@ def test_slurm_launcher_without_sbatch_is_one_line_unless_local_or_debug(
         ),
         (["runn"], ["No such command 'runn'", "'run'"]),
         (["--bogus"], ["No such option '--bogus'"]),
-        (["list"], ["Missing argument", "models, methods, datasets, pairs, teachers"]),
+        (["list"], ["Missing argument", "models, methods, presets, datasets, pairs, teachers"]),
         (["list", "modles"], ["'modles' is not one of 'models'"]),
         (["show", "method"], ["Missing argument 'NAME'", "dfkd-bench show method --help"]),
         (["report", "/nonexistent-runs"], ["'/nonexistent-runs' does not exist"]),

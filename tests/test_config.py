@@ -264,7 +264,9 @@ def test_the_shipped_fast_family_card_is_not_a_method():
 
     assert "_fast" not in all_cards() and "_fast" not in select_methods(["all"])
     assert select_methods(["fast*"]) == ["fast10", "fast2", "fast5"]
-    with pytest.raises(BadInput, match="unknown method '_fast'; valid choices: cmi, "):
+    with pytest.raises(
+        BadInput, match=r"unknown method '_fast' \(did you mean fast5 or fast2 or fast10\?\); valid choices: cmi, "
+    ):
         get_card("_fast")
     fast2, fast5, fast10 = (get_card(n) for n in ("fast2", "fast5", "fast10"))
     assert fast2.deviations == fast5.deviations == fast10.deviations[:-1]  # fast10 appends its NYUv2 deviation

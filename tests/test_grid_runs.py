@@ -19,7 +19,8 @@ import torch
 
 from dfkd_bench.engine.run import run_cell
 from dfkd_bench.engine.spec import RunOptions
-from dfkd_bench.grid import GridRequest, load_grid
+from dfkd_bench.grid import GridRequest
+from dfkd_bench.gridfile import load_grid
 from dfkd_bench.launch import LaunchSettings
 from dfkd_bench.runner import run_request
 
@@ -61,6 +62,13 @@ def _students(out: Path) -> dict[str, dict]:
     }
 
 
+def _best_students(out: Path) -> dict[str, dict]:
+    return {
+        str(p.parent.parent.relative_to(out)): torch.load(p, weights_only=True)
+        for p in sorted(out.glob("**/seed-*/ckpt/best_student.pt"))
+    }
+
+
 def _assert_same_as(reference: Path, out: Path) -> None:
     a, b = _results(reference), _results(out)
     assert sorted(a) == sorted(b) and len(b) == 4, "exactly one result per cell"
@@ -71,6 +79,11 @@ def _assert_same_as(reference: Path, out: Path) -> None:
     sa, sb = _students(reference), _students(out)
     for key in sa:
         assert all(torch.equal(sa[key][k], sb[key][k]) for k in sa[key]), key
+    best_a, best_b = _best_students(reference), _best_students(out)
+    assert sorted(best_a) == sorted(best_b) == sorted(a), "every cell keeps its best epoch's student"
+    for key in best_a:
+        assert best_a[key]["epoch"] == best_b[key]["epoch"] == b[key]["best_epoch"] == b[key]["best_student_epoch"]
+        assert all(torch.equal(best_a[key]["student"][k], best_b[key]["student"][k]) for k in best_a[key]["student"])
 
 
 @pytest.fixture(scope="module")
@@ -231,8 +244,8 @@ def test_dry_run_states_and_estimates_from_measured_cells(tmp_path: Path, teache
     shutil.copytree(reference, out)
     text = _dry_run(out, teacher_root, "--seeds", "0,1,2")
     assert "6 cells: 4 done, 2 pending" in text
-    pending = [line for line in text.splitlines() if "seed-2" in line]
-    assert len(pending) == 2 and all("pending" in line and " s " in line for line in pending), pending
+    pending = [line for line in text.splitlines() if " pending " in line]
+    assert len(pending) == 2 and all(" 2 " in line and " s " in line for line in pending), pending
     assert "estimated remaining" in text and "unknown" not in text
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference.iterdir()), "dry run wrote"
 
@@ -262,3 +275,31 @@ def test_status_counts_states_and_points_at_failed_logs(tmp_path: Path, teacher_
     assert "done  " in result.output or "done " in result.output
     assert "stale" in result.output and "RuntimeError: boom" in result.output
     assert str(failed / "log.txt") in result.output
+
+
+def test_status_at_80_columns_and_as_json(tmp_path: Path, reference: Path):
+    import io
+
+    from rich.console import Console
+
+    from dfkd_bench.overview import grid_status, status_tables
+    from dfkd_bench.summary import collect
+
+    tables, _ = status_tables(reference)
+    buffer = io.StringIO()
+    console = Console(width=80, file=buffer, color_system=None)
+    for table in tables:
+        console.print(table)
+    text = buffer.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    for row in collect(reference).itertuples(index=False):
+        line = next(x for x in text.splitlines() if f" {row.method} " in x and f" {row.seed} " in x)
+        assert f"{row.best_top1:.2f}" in line and f"{row.total_s:.2f}" in line, line
+    status = json.loads(json.dumps(grid_status(reference)))
+    assert status["cells"] == 4 and status["states"]["done"] == 4 and len(status["runs"]) == 4
+
+
+def test_dry_run_of_a_finished_grid_says_nothing_is_left(teacher_root: Path, reference: Path):
+    text = _dry_run(reference, teacher_root)
+    assert "4 cells: 4 done; estimated remaining nothing left" in " ".join(text.split())
+    assert "prerequisites: all found" in text and "unknown" not in text

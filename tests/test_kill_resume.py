@@ -67,4 +67,7 @@ def test_sigkill_after_an_epoch_then_rerun_matches_uninterrupted(tmp_path: Path,
     sa = torch.load(_cell(tmp_path / "a") / "ckpt" / "last.pt", weights_only=True)["student"]
     sb = torch.load(_cell(tmp_path / "b") / "ckpt" / "last.pt", weights_only=True)["student"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    best_a, best_b = (torch.load(_cell(tmp_path / x) / "ckpt" / "best_student.pt", weights_only=True) for x in "ab")
+    assert best_a["epoch"] == best_b["epoch"] == a["best_epoch"] == b["best_student_epoch"]
+    assert all(torch.equal(best_a["student"][k], best_b["student"][k]) for k in best_a["student"])
     assert "resumed at epoch" in (_cell(tmp_path / "b") / "log.txt").read_text()

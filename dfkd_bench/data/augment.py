@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import torch
 import torch.nn.functional as F
+
+from dfkd_bench.transfer import to_device
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -18,7 +21,16 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 def _channel_stats(x: torch.Tensor, values: Sequence[float]) -> torch.Tensor:
     if len(values) != x.shape[-3]:
         raise ValueError(f"{len(values)} per-channel values for {x.shape[-3]} channels")
-    return torch.as_tensor(values, dtype=x.dtype, device=x.device).view(-1, 1, 1)
+    return _stats_tensor(tuple(values), x.dtype, x.device)
+
+
+@cache
+def _stats_tensor(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The C x 1 x 1 tensor of per-channel values, made once per dtype and device: building it from a Python list
+    on a GPU is a blocking host-to-device copy, which every KD step's normalisation would pay. Made outside any
+    inference mode, so the cached tensor may enter every later autograd graph."""
+    with torch.inference_mode(False):
+        return torch.as_tensor(values, dtype=dtype).view(-1, 1, 1).to(device)
 
 
 def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -50,14 +62,14 @@ def random_crop_flip(
         return x
     n, _, h, w = x.shape
     rng_device = generator.device if generator is not None else torch.device("cpu")
-    top = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=rng_device).to(x.device)
-    left = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=rng_device).to(x.device)
+    top = to_device(torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=rng_device), x.device)
+    left = to_device(torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=rng_device), x.device)
     padded = F.pad(x, (padding, padding, padding, padding)) if padding else x
     # Every h x w window of the padded image as a view (N x C x offsets x offsets x h x w); picking one window
     # per sample copies each crop as a block, where a per-pixel gather computed an index for every pixel.
     windows = padded.unfold(2, h, 1).unfold(3, w, 1)
     crops = windows[torch.arange(n, device=x.device), :, top, left]
     if flip:
-        mirrored = torch.randint(0, 2, (n,), generator=generator, device=rng_device).to(x.device).bool()
+        mirrored = to_device(torch.randint(0, 2, (n,), generator=generator, device=rng_device), x.device).bool()
         crops = torch.where(mirrored[:, None, None, None], crops.flip(3), crops)
     return crops

@@ -21,6 +21,7 @@ from PIL import Image
 from dfkd_bench.data.datasets import DATASETS, Source, _looked_in
 from dfkd_bench.data.spec import IGNORE_INDEX, DatasetSpec, SegmentationSet
 from dfkd_bench.errors import BadInput
+from dfkd_bench.transfer import to_device
 
 STORE_SIZE = 256  # the shorter side after the reference's Resize(256)
 CROP = 128  # the reference's training crop, also the generator's output size
@@ -123,12 +124,12 @@ def train_batch(
         raise ValueError(f"crop {crop} does not fit {h} x {w} images")
     device = images.device
     rng_device = generator.device if generator is not None else torch.device("cpu")
-    top = torch.randint(0, h - crop + 1, (n,), generator=generator, device=rng_device).to(device)
-    left = torch.randint(0, w - crop + 1, (n,), generator=generator, device=rng_device).to(device)
+    top = to_device(torch.randint(0, h - crop + 1, (n,), generator=generator, device=rng_device), device)
+    left = to_device(torch.randint(0, w - crop + 1, (n,), generator=generator, device=rng_device), device)
     rows = top[:, None] + torch.arange(crop, device=device)  # N x crop
     cols = left[:, None] + torch.arange(crop, device=device)
     if flip:
-        mirrored = torch.randint(0, 2, (n,), generator=generator, device=rng_device).to(device).bool()
+        mirrored = to_device(torch.randint(0, 2, (n,), generator=generator, device=rng_device), device).bool()
         cols = torch.where(mirrored[:, None], cols.flip(1), cols)
     batch = torch.arange(n, device=device)
     channel = torch.arange(c, device=device)

@@ -17,18 +17,22 @@ CONFIDENCE_BINS = 10
 
 
 class KDSampleHistograms:
-    """Class counts (teacher argmax) and confidence counts in CONFIDENCE_BINS equal bins over [0, 1]."""
+    """Class counts (teacher argmax) and confidence counts in CONFIDENCE_BINS equal bins over [0, 1], kept on the
+    logits' device: `update` runs in every KD step and never waits for the device (index_add_ into fixed-size
+    counts; bincount on a GPU reads the largest value back to size its output); `as_record` reads them once."""
 
-    def __init__(self, num_classes: int) -> None:
-        self.classes = torch.zeros(num_classes, dtype=torch.long)
-        self.confidence = torch.zeros(CONFIDENCE_BINS, dtype=torch.long)
+    def __init__(self, num_classes: int, device: torch.device | None = None) -> None:
+        self.classes = torch.zeros(num_classes, dtype=torch.long, device=device)
+        self.confidence = torch.zeros(CONFIDENCE_BINS, dtype=torch.long, device=device)
 
     @torch.no_grad()
     def update(self, teacher_logits: Tensor) -> None:
         confidence, predicted = mean_probs(teacher_logits.float()).max(dim=1)
         bins = (confidence * CONFIDENCE_BINS).long().clamp(max=CONFIDENCE_BINS - 1)
-        self.classes += torch.bincount(predicted.cpu(), minlength=len(self.classes))
-        self.confidence += torch.bincount(bins.cpu(), minlength=CONFIDENCE_BINS)
+        self.classes.index_add_(0, predicted, torch.ones_like(predicted))
+        self.confidence.index_add_(0, bins, torch.ones_like(bins))
 
     def as_record(self) -> dict[str, Any]:
-        return {"kd_class_hist": self.classes.tolist(), "kd_confidence_hist": self.confidence.tolist()}
+        counts = torch.cat([self.classes, self.confidence]).tolist()  # one read for both
+        classes = len(self.classes)
+        return {"kd_class_hist": counts[:classes], "kd_confidence_hist": counts[classes:]}

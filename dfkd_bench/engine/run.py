@@ -64,14 +64,11 @@ def resolve_cell(spec: RunSpec, opts: RunOptions) -> ResolvedCell:
     record = TeacherStore(opts.teachers).record(spec.dataset, teacher) if method_cls.uses_teacher else None
     config = {
         "run": {
-            "method": card.name,
+            **spec.identity(),
             "algorithm": card.algorithm,
-            "dataset": spec.dataset,
-            "pair": spec.pair,
             "teacher": teacher,
             "student": student,
             "trained": student if method_cls.trains_student(params) else teacher,
-            "seed": spec.seed,
             "budget": spec.budget,
             "teacher_sha256": record["sha256"] if record else None,
         },

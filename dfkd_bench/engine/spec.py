@@ -21,6 +21,11 @@ class RunSpec:
     def label(self) -> str:
         return f"{self.dataset}/{self.pair}/{self.method}/seed-{self.seed}"
 
+    def identity(self) -> dict[str, Any]:
+        """The fields that name a cell in every record (grid.json, config.yaml, result.json, a launcher's result):
+        written once here so the records cannot drift apart."""
+        return {"dataset": self.dataset, "pair": self.pair, "method": self.method, "seed": self.seed}
+
 
 @dataclass(kw_only=True)
 class RunOptions:
@@ -31,6 +36,8 @@ class RunOptions:
     device: str = "auto"
     force: bool = False
     retry_failed: bool = False
+    loggers: tuple[str, ...] = ()
+    """Experiment loggers mirroring each epoch (dfkd_bench.loggers: tensorboard, wandb); off by default."""
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ from collections import defaultdict
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from dfkd_bench.data import get_spec, load_dataset, task_of
 from dfkd_bench.engine.diagnostics import KDSampleHistograms
 from dfkd_bench.engine.evaluate import evaluate_split, result_fields
+from dfkd_bench.engine.fast_path import FastPath, full_precision
+from dfkd_bench.engine.kd_sums import KDStepSums
 from dfkd_bench.engine.rng import rng_state, seed_everything, set_rng_state
 from dfkd_bench.engine.spec import ResolvedCell, RunOptions
 from dfkd_bench.engine.timing import RegionTimer
@@ -19,9 +22,9 @@ from dfkd_bench.envinfo import device_name, resolve_device
 from dfkd_bench.errors import BadInput
 from dfkd_bench.files import utc_now
 from dfkd_bench.methods import METHODS, Method, MethodContext
-from dfkd_bench.methods.base import params_from_dict
+from dfkd_bench.methods.base import Batch, LossParts, params_from_dict
 from dfkd_bench.models import create_model
-from dfkd_bench.rundir import CHECKPOINT, save_checkpoint, write_metrics, write_result
+from dfkd_bench.rundir import CHECKPOINT, save_best_student, save_checkpoint, write_metrics, write_result
 from dfkd_bench.teachers import TeacherStore
 from dfkd_bench.train_config import TrainConfig
 
@@ -68,9 +71,11 @@ class TrainLoop:
             self.optimizer, T_max=max(1, self.train.epochs - self.train.warmup), eta_min=self.train.eta_min
         )
         self.timer = RegionTimer(self.device)
+        self._use_fast_path(FastPath.resolve(self.train, self.device))
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.resumes = 0
+        self.best_student_epoch: int | None = None
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +89,8 @@ class TrainLoop:
             "history": self.history,
             "times": self.timer.state_dict(),
             "resumes": self.resumes,
+            "best_student_epoch": self.best_student_epoch,
+            "fast_path": self.fast.record(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -97,38 +104,53 @@ class TrainLoop:
         self.history = list(state["history"])
         self.timer.load_state_dict(state["times"])
         self.resumes = state["resumes"] + 1
+        self.best_student_epoch = state.get("best_student_epoch")  # absent from checkpoints before best saving
         set_rng_state(state["rng"])
+        started_with = FastPath.from_record(state.get("fast_path"))  # absent: a run from before the fast path, fp32
+        if started_with != self.fast:
+            self._use_fast_path(started_with)
 
-    def kd_step(self, sums: dict[str, float], histograms: KDSampleHistograms) -> None:
+    def _use_fast_path(self, fast: FastPath) -> None:
+        """The KD step's fast path (engine/fast_path.py): the models' memory format, cuDNN's autotuner and the
+        forwards the KD step calls (compiled or not)."""
+        self.fast = fast
+        fast.prepare(self.teacher, self.student)
+        self.student_forward = fast.forward(self.student)
+        self.teacher_forward = fast.forward(self.teacher) if self.teacher is not None else None
+
+    def kd_step(self, sums: KDStepSums, histograms: KDSampleHistograms) -> None:
+        """One student step. Nothing in it reads a value back from the device (the statistics stay there until the
+        epoch ends), so on a GPU the host queues step after step; tests/test_kd_fast_path.py counts the reads."""
         with self.timer.region("sample"):
             batch = self.method.sample()
         with self.timer.region("kd"):
-            t_logits = None
-            if self.teacher is not None:
-                with torch.no_grad():
-                    t_logits = self.teacher(batch.x)
-            s_logits = self.student(batch.x)
-            parts = self.method.student_loss(s_logits, t_logits, batch)
+            s_logits, t_logits, parts = self.kd_losses(batch)
             loss = sum(parts.values())
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             self.method.after_kd_step(batch, s_logits.detach(), t_logits)
-            total = loss.item()
-            sums["kd_loss"] += total
-            # a single part is the loss itself; several are read back in one transfer
-            values = [total] if len(parts) == 1 else torch.stack([p.detach() for p in parts.values()]).tolist()
-            for name, value in zip(parts, values, strict=True):
-                sums[f"kd_loss_{name}"] += value
-            sums["kd_steps"] += 1
-            if t_logits is not None:  # argmax agreement per image, or per pixel on dense logits
-                sums["agreement"] += (s_logits.argmax(1) == t_logits.argmax(1)).float().mean().item()
+            sums.add(loss, parts, s_logits, t_logits)  # agreement per image, or per pixel on dense logits
+            if t_logits is not None:
                 histograms.update(t_logits)
 
+    def kd_losses(self, batch: Batch) -> tuple[Tensor, Tensor | None, LossParts]:
+        """The KD step's forwards on the fast path (bf16 autocast, channels_last, compiled forwards, as set) and the
+        method's loss parts, computed in fp32 on fp32 student and teacher logits."""
+        x = self.fast.inputs(batch.x)
+        t_logits = None
+        with self.fast.autocast(self.device):
+            if self.teacher_forward is not None:
+                with torch.no_grad():
+                    t_logits = self.teacher_forward(x)
+            s_logits = self.student_forward(x)
+        s_logits, t_logits = full_precision(s_logits), full_precision(t_logits)
+        return s_logits, t_logits, self.method.student_loss(s_logits, t_logits, batch)
+
     def run_epoch(self) -> dict[str, Any]:
-        sums: dict[str, float] = defaultdict(float)
+        sums = KDStepSums()
         synth: dict[str, list[float]] = defaultdict(list)
-        histograms = KDSampleHistograms(self.test.spec.num_classes)
+        histograms = KDSampleHistograms(self.test.spec.num_classes, self.device)
         lr = self.optimizer.param_groups[0]["lr"]
         seconds_before = sum(self.timer.seconds.values())
         self.student.train()
@@ -143,15 +165,12 @@ class TrainLoop:
             result = evaluate_split(self.student, self.test, self.train.eval_batch_size)
         if self.epoch >= self.train.warmup:
             self.scheduler.step()
-        steps = max(1.0, sums["kd_steps"])
         record = {
             "epoch": self.epoch,
             **{k: v for k, v in result_fields(result).items() if not k.startswith("per_class")},
             "lr": lr,
-            "kd_steps": int(sums["kd_steps"]),
-            "kd_loss": sums["kd_loss"] / steps if sums["kd_steps"] else None,
-            **{k: v / steps for k, v in sums.items() if k.startswith("kd_loss_")},
-            "agreement": sums["agreement"] / steps if sums["kd_steps"] and self.teacher is not None else None,
+            "kd_steps": sums.steps,
+            **sums.means(),
             "seconds": sum(self.timer.seconds.values()) - seconds_before,
             "data_scale": self.method.data_scale(),
             **{k: sum(v) / len(v) for k, v in synth.items()},
@@ -166,7 +185,7 @@ class TrainLoop:
     def summary(self, status: str, error: str | None = None) -> dict[str, Any]:
         run = self.config["run"]
         last = self.history[-1] if self.history else None
-        best = max(self.history, key=self._score) if self.history else None
+        best = self._best()
         metric = self.metric
         top1 = metric == "top1"
         per_class = "per_class_top1" if top1 else "per_class_iou"
@@ -189,6 +208,7 @@ class TrainLoop:
             "best_miou": best["miou"] if best and not top1 else None,
             "last_miou": last["miou"] if last and not top1 else None,
             "best_epoch": best["epoch"] if best else None,
+            "best_student_epoch": self.best_student_epoch,
             per_class: last[per_class] if last else None,
             "data_scale": self.method.data_scale(),
             "data_scale_setting": self.train.data_scale,
@@ -199,9 +219,14 @@ class TrainLoop:
             "timing_note": "seconds; synthesis = synthesize(); sample = method.sample() (generator forward or "
             "replay augmentation); kd = student steps; eval = test-set evaluation; total = their sum",
             "device": device_name(self.device),
+            "fast_path": self.fast.record(),
             "resumes": self.resumes,
             "heartbeat": utc_now(),
         }
+
+    def _best(self) -> dict[str, Any] | None:
+        """The best epoch's record: the first with the highest score, as best_top1 / best_miou report it."""
+        return max(self.history, key=self._score) if self.history else None
 
     def _score(self, record: dict[str, Any]) -> float:
         """The epoch's headline metric for choosing the best epoch (a NaN mIoU never wins)."""
@@ -209,6 +234,12 @@ class TrainLoop:
         return -math.inf if value is None or math.isnan(value) else value
 
     def save_progress(self, status: str) -> dict[str, Any]:
+        """The epoch's files, best-epoch student first: until the checkpoint that follows it is written, a resume
+        recomputes this epoch (bit-identically) and writes the same best file again, so the pair stays consistent."""
+        best = self._best()
+        if best is not None and best is self.history[-1] and self.best_student_epoch != best["epoch"]:
+            save_best_student(self.path, self.hash, best["epoch"], self.student.state_dict())
+            self.best_student_epoch = best["epoch"]
         save_checkpoint(self.path, self.state_dict())
         write_metrics(self.path, self.history)
         return write_result(self.path, self.summary(status))

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dfkd_bench.engine.spec import RunOptions
+from dfkd_bench.launch_settings import LaunchSettings
 from dfkd_bench.registry import Registry
-
-
-@dataclass
-class LaunchSettings:
-    """Everything a launcher may need beyond the run options; each launcher reads its own fields."""
-
-    gpus: list[str] | None = None
-    workers: int = 1
-    poll_s: float = 5.0
-    slurm_cluster: str | None = None
-    slurm_partition: str | None = None
-    timeout_min: int = 4320
-    array_parallelism: int = 64
-    cpus_per_task: int = 8
-    wait: bool = False
 
 
 class GridProgress(Protocol):

@@ -7,7 +7,7 @@ from typing import Any
 
 from dfkd_bench.engine.run import EpochObserver
 from dfkd_bench.engine.spec import RunOptions
-from dfkd_bench.grid import load_grid
+from dfkd_bench.gridfile import load_grid
 from dfkd_bench.launch.base import LAUNCHERS, GridProgress, LaunchSettings
 from dfkd_bench.launch.worker import HELD, execute
 

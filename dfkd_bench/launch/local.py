@@ -13,7 +13,7 @@ import torch
 
 from dfkd_bench.engine.spec import RunOptions
 from dfkd_bench.errors import EXIT_HELD, BadInput
-from dfkd_bench.grid import load_grid
+from dfkd_bench.gridfile import load_grid
 from dfkd_bench.launch.base import LAUNCHERS, GridProgress, LaunchSettings
 from dfkd_bench.rundir import CorruptRecord, read_result
 
@@ -28,6 +28,7 @@ def worker_command(out: Path, index: int, opts: RunOptions, device: str) -> list
         cmd += ["--teachers", str(opts.teachers)]
     cmd += [flag for flag, on in (("--download", opts.download), ("--force", opts.force)) if on]
     cmd += ["--retry-failed"] if opts.retry_failed else []
+    cmd += ["--loggers", ",".join(opts.loggers)] if opts.loggers else []
     return cmd
 
 
@@ -46,7 +47,7 @@ def _result(index: int, opts: RunOptions, code: int) -> dict[str, Any]:
         result = read_result(cell.path)
     except CorruptRecord as err:
         result = {"status": "corrupt", "error": str(err)}
-    identity = {"dataset": spec.dataset, "pair": spec.pair, "method": spec.method, "seed": spec.seed}
+    identity = spec.identity()
     if result is None or (code != 0 and result.get("status") == "done"):
         result = {"status": "failed", "error": f"worker exited with code {code}"}
     return {**result, **identity}
@@ -83,8 +84,13 @@ def run_local(
                 env.setdefault("OMP_NUM_THREADS", str(cpu_threads(len(slots))))
             device = opts.device if gpu is None or opts.device != "auto" else "cuda"
             with open(logs / f"worker-{slot}.log", "a") as log:
+                # no terminal input: a worker whose output goes to a log must never wait on a prompt (W&B's login)
                 proc = subprocess.Popen(
-                    worker_command(opts.out, index, opts, device), env=env, stdout=log, stderr=subprocess.STDOUT
+                    worker_command(opts.out, index, opts, device),
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             running[slot] = (proc, index)
         time.sleep(0.2)

@@ -8,6 +8,7 @@ from dfkd_bench.claims import Claim, claim_folder
 from dfkd_bench.engine.run import CellAbandoned, EpochObserver, run_cell
 from dfkd_bench.engine.spec import ResolvedCell, RunOptions, RunSpec
 from dfkd_bench.errors import BadInput
+from dfkd_bench.loggers import mirrored
 from dfkd_bench.summary import update_summary
 
 HELD = "held"
@@ -31,14 +32,7 @@ class _ClaimGuard:
 
 
 def _identity(spec: RunSpec, status: str, error: str | None = None) -> dict[str, Any]:
-    return {
-        "status": status,
-        "dataset": spec.dataset,
-        "pair": spec.pair,
-        "method": spec.method,
-        "seed": spec.seed,
-        "error": error,
-    }
+    return {"status": status, **spec.identity(), "error": error}
 
 
 def execute(
@@ -52,7 +46,8 @@ def execute(
         return _identity(spec, HELD)
     with claim:
         try:
-            result = run_cell(cell, opts, _ClaimGuard(claim, observer))
+            with mirrored(cell, opts, observer) as watched:
+                result = run_cell(cell, opts, _ClaimGuard(claim, watched))
         except (BadInput, KeyboardInterrupt):
             raise
         except CellAbandoned:

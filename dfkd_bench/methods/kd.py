@@ -10,6 +10,7 @@ from torch import Tensor
 from dfkd_bench.data import SegmentationSet, normalize, to_float, train_batch
 from dfkd_bench.methods.base import METHODS, Batch, LossParts, Method, MethodContext
 from dfkd_bench.methods.losses import supervised_ce
+from dfkd_bench.transfer import to_device
 
 
 @dataclass
@@ -53,7 +54,7 @@ class VanillaKD(Method):
         n, bs = len(self.labels), min(self.ctx.train.batch_size, len(self.labels))
         if self._cursor + bs > n:
             self._order, self._cursor = torch.randperm(n), 0
-        idx = self._order[self._cursor : self._cursor + bs].to(self.images.device)
+        idx = to_device(self._order[self._cursor : self._cursor + bs], self.images.device)
         self._cursor += bs
         if self.dense:
             images, masks = train_batch(self.images[idx], self.labels[idx], crop=self.ctx.image_size)

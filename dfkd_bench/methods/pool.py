@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dfkd_bench.transfer import to_device
+
 
 class ImagePool:
     """Images in [0, 1] kept on the compute device, replayed in shuffled passes like the reference loader.
@@ -76,7 +78,7 @@ class ImagePool:
             self._cursor = 0
         idx = self._order[self._cursor : self._cursor + batch_size]
         self._cursor += batch_size
-        batch = self.images[idx.to(self.images.device)]
+        batch = self.images[to_device(idx, self.images.device)]
         return batch.float() / 255 if self.store_uint8 else batch
 
     def state_dict(self) -> dict[str, object]:

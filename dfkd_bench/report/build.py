@@ -1,4 +1,5 @@
-"""One call from a runs folder to a report folder: the paper's tables (Markdown, LaTeX, CSV) and figures."""
+"""One call from a runs folder to a report folder: report.md and report.html (the paper's tables, claims and
+figures), the tables as LaTeX and CSV, and the figures."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pandas as pd
 
 from dfkd_bench.errors import BadInput, unknown
 from dfkd_bench.files import atomic_write_text
+from dfkd_bench.report.contents import TITLE, report_blocks
+from dfkd_bench.report.document import to_markdown
 from dfkd_bench.report.figures import write_figures
-from dfkd_bench.report.paper_claims import claims_frame, claims_markdown
+from dfkd_bench.report.html_page import to_html
+from dfkd_bench.report.paper_claims import claims_frame
 from dfkd_bench.report.paper_tables import (
     TABLES,
     Accuracy,
@@ -19,21 +23,13 @@ from dfkd_bench.report.paper_tables import (
     Time,
     paper_tables,
 )
-from dfkd_bench.report.render import render_latex, render_markdown
-from dfkd_bench.report.tables import aggregate, harness_sections, markdown_table, scale_key
-from dfkd_bench.report.time_shares import time_shares_markdown
+from dfkd_bench.report.render import render_latex
+from dfkd_bench.report.tables import scale_key
 from dfkd_bench.rundir import run_dir
 from dfkd_bench.summary import SUMMARY, SUMMARY_COLUMNS, collect_rows, summary_text
 
-FORMATS = ("md", "tex", "csv")
-FIGURE_NOTES = {
-    "figure1_per_class.png": "Figure 1: per-class accuracy of KD on real data vs DeepInv and SSD-KD at a similar "
-    "data scale (last epoch, mean over seeds).",
-    "figure2_kd_distributions.png": "Figure 2: difficulty (teacher confidence) and diversity (teacher class) of the "
-    "samples the student was distilled on, summed over epochs and seeds.",
-    "figure4_data_scale.png": "Figure 4: SSD-KD accuracy and training time against the data scale.",
-    "accuracy_vs_time.png": "Beyond the paper: accuracy against wall-clock time for every method and data scale.",
-}
+FORMATS = ("md", "html", "tex", "csv")
+DEFAULT_FORMATS = ("md", "html")
 
 
 def _resolve(runs: Path, row: pd.Series) -> str:
@@ -106,44 +102,6 @@ def load_summary(runs: Path, notify: Callable[[str], None] | None = None) -> pd.
     return frame
 
 
-def _report_markdown(
-    runs: Path,
-    frame: pd.DataFrame,
-    tables: dict[str, pd.DataFrame],
-    claims: pd.DataFrame,
-    figures: list[Path],
-    accuracy: str,
-    time: str,
-    note: str | None = None,
-) -> str:
-    done = frame[frame["status"] == "done"]
-    devices = sorted(set(done["device"].dropna().astype(str)))
-    lines = [
-        "# SSD-KD paper tables and figures, from our runs",
-        "",
-        f"Runs: `{runs}` — {len(done)} finished of {len(frame)} recorded. Device: {', '.join(devices) or 'unknown'}.",
-        f"Accuracy: {accuracy} epoch. Time: {time}. Published values: SSD-KD (CVPR 2024) and the Fast-Datafree "
-        "README, see `results/published/README.md`.",
-        "",
-        *([note, ""] if note else []),
-    ]
-    for key, cells in tables.items():
-        lines.append(render_markdown(cells, TABLES[key]))
-    lines += ["## The paper's claims, tested", "", claims_markdown(claims), *time_shares_markdown(frame)]
-    lines += ["## Figures", ""]
-    for path in figures:
-        lines += [f"![{path.stem}]({path.name})", "", FIGURE_NOTES.get(path.name, ""), ""]
-    table = aggregate(frame)
-    lines += ["## Every cell (all methods and data scales)", ""]
-    lines += [markdown_table(table) if not table.empty else "(no finished runs)", ""]
-    missing = frame[frame["status"] != "done"]
-    if not missing.empty:
-        listed = (f"{r.method} on {r.dataset}/{r.pair} seed {r.seed} ({r.status})" for r in missing.itertuples())
-        lines += [f"Runs not done: {', '.join(listed)}.", ""]
-    lines += harness_sections(list(table["method"].unique()) if not table.empty else [])
-    return "\n".join(lines).rstrip() + "\n"
-
-
 def _check(kind: str, values: Sequence[str], valid: Sequence[str]) -> None:
     for value in values:
         if value not in valid:
@@ -153,20 +111,19 @@ def _check(kind: str, values: Sequence[str], valid: Sequence[str]) -> None:
 def write_report(
     runs: Path,
     out_dir: Path,
-    formats: Sequence[str] = ("md",),
+    formats: Sequence[str] = DEFAULT_FORMATS,
     compare: Compare = "published",
     accuracy: Accuracy = "best",
     time: Time = "total",
     note: str | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Write report.md (tables, claims tested, figure links, harness notes) and the figures, tables.tex, tables.csv
-    and claims.csv as asked.
+    """Write report.md and report.html (tables beside the paper's, claims tested, figures, deviations; the HTML with
+    its figures embedded), the figures, tables.tex, tables.csv and claims.csv as asked.
 
     `note` is a paragraph under the title saying which budget or regime the runs are in (a report's numbers mean
     little without it). `notify` hears about a summary.csv rebuilt from the run directories. Returns the written
-    paths. Partial grids render with missing cells marked; nothing here
-    runs a model.
+    paths. Partial grids render with each empty cell's reason marked; nothing here runs a model.
     """
     _check("format", formats, FORMATS)
     _check("compare", [compare], ("published", "none"))
@@ -179,12 +136,16 @@ def write_report(
     tables = paper_tables(frame, compare, accuracy, time)
     claims = claims_frame(frame, accuracy)
     written: list[Path] = []
-    if "md" in formats:
+    if "md" in formats or "html" in formats:
         figures = write_figures(frame, out_dir, accuracy, time)
-        atomic_write_text(
-            out_dir / "report.md", _report_markdown(runs, frame, tables, claims, figures, accuracy, time, note)
-        )
-        written += [out_dir / "report.md", *figures]
+        blocks = report_blocks(runs, frame, tables, claims, figures, accuracy, time, compare, note)
+        if "md" in formats:
+            atomic_write_text(out_dir / "report.md", to_markdown(blocks))
+            written.append(out_dir / "report.md")
+        if "html" in formats:
+            atomic_write_text(out_dir / "report.html", to_html(blocks, TITLE))
+            written.append(out_dir / "report.html")
+        written += [p for png in figures for p in (png, png.with_suffix(".pdf"))]
     if "tex" in formats:
         tex = "% needs \\usepackage{booktabs,amssymb}\n" + "\n".join(
             render_latex(cells, TABLES[key]) for key, cells in tables.items()

@@ -4,18 +4,23 @@ A table cell says what we measured; a claim row says whether that supports what 
 over seeds. Differences get Welch's t interval, time ratios a percentile bootstrap, Figure 4's linearity a
 least-squares R². The methods and data-scale settings compared are the ones the report's Tables 1, 2 and 4 and
 Figure 2 show (`table_cells`, `_pick_settings`), so a claim row and the table next to it never disagree.
+
+The paper's side of each claim is computed the same way from its published means (`paper_effects`), so on a data
+set the paper has no results on, ours is set beside the paper's own ratios, deltas and ranks, not a number typed in.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
 
 from dfkd_bench.config import ablation_cards
+from dfkd_bench.report.document import Block, Paragraph, Table, to_markdown
 from dfkd_bench.report.figures import _histograms, _pick_settings, _train_size
 from dfkd_bench.report.paper_tables import (
     DATASET_NAMES,
@@ -26,8 +31,9 @@ from dfkd_bench.report.paper_tables import (
     pair_label,
     table_cells,
 )
+from dfkd_bench.report.published import load_published
 from dfkd_bench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_ratio_ci, linear_fit, welch_ci
-from dfkd_bench.report.tables import done_runs, markdown_table
+from dfkd_bench.report.tables import done_runs
 
 LINEAR_R2 = 0.95
 MAX_DROP = 10.0  # Figure 4: "less than 10 %" lost even at 1 % of the data, read as top-1 points
@@ -40,16 +46,59 @@ FEW_SEEDS = "insufficient seeds"
 FIGURE2_RIVALS = ("fast2", "fast10", "deepinv")
 TABLE2_RIVALS = ("deepinv", "cmi", "dafl", "dfq", "zskt", "fast5", "fast10")
 
-# What the paper reports, for datasets and pairs outside its tables (results/published/ssdkd_cvpr2024.csv).
-PAPER_SPEEDUP = "0.25–0.53 (every Table 1 cell)"
-PAPER_TABLE1_GAIN = "−0.29 to +10.19 points (SSD-KD higher in 9 of 10 cells)"
-PAPER_ABLATION_GAIN = "full model first in every cell, +0.88 to +2.64 over the next row"
-PAPER_PS_RATIO = "0.82–0.85 (rows with PS are faster)"
+# What the paper says where it prints no number (its figures and text); its tables' numbers are read from
+# results/published/ssdkd_cvpr2024.csv (`paper_effects`).
 PAPER_LINEAR = "time grows linearly with the data scale"
 PAPER_DROP = "drop < 10 points even at 1 % of the data"
 PAPER_BALANCE = "SSD-KD's KD samples spread more evenly over the classes"
 PAPER_HARDER = "SSD-KD's KD samples have lower teacher confidence"
-PAPER_TABLE2 = "SSD-KD best or near-best"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What one claim row tests: its wording, the measure it computes, and the side of `threshold` the paper puts
+    that measure on (`expected` +1: above, −1: below; for a rank, first place)."""
+
+    text: str
+    measure: str
+    kind: str  # ratio, difference, rank or r2
+    expected: int
+    threshold: float = 0.0
+
+
+T1_TIME = Claim("Table 1: SSD-KD (10 % data) is faster than Fast2", "total time SSD-KD / Fast2", "ratio", -1, 1.0)
+T1_ACC = Claim(
+    "Table 1: SSD-KD (10 % data) is more accurate than Fast2", "Δ top-1 SSD-KD − Fast2 (points)", "difference", +1
+)
+T4_ORDER = Claim(
+    "Table 4: the full SSD-KD is the most accurate ablation row",
+    "Δ top-1 full − best other row (points)",
+    "difference",
+    +1,
+)
+T4_PS = Claim("Table 4: PS reduces training time", "total time Baseline+PS / Baseline", "ratio", -1, 1.0)
+T2_RANK = "Table 2: SSD-KD is the best or near-best method"
+F4_LINEAR = Claim(
+    "Figure 4: SSD-KD's time grows linearly with the data scale", "R² of total time against images", "r2", +1, LINEAR_R2
+)
+F4_DROP = Claim(
+    f"Figure 4: SSD-KD loses < {MAX_DROP:.0f} points at the smallest data scale",
+    "Δ top-1 smallest − largest scale (points)",
+    "difference",
+    +1,
+    -MAX_DROP,
+)
+
+
+def t2_versus(name: str) -> Claim:
+    """Table 2's comparison of SSD-KD with one rival, by the rival's display name."""
+    return Claim(f"Table 2: SSD-KD vs {name}", f"Δ top-1 SSD-KD − {name} (points)", "difference", +1)
+
+
+def t2_rank(methods: int) -> Claim:
+    """Table 2's ranking claim among `methods` methods (SSD-KD included)."""
+    return Claim(T2_RANK, f"SSD-KD's rank by mean top-1 of {methods}", "rank", -1, 1.5)
+
 
 COLUMNS = [
     "claim",
@@ -69,14 +118,15 @@ COLUMNS = [
 ]
 
 
-def _verdict(low: float, high: float, expected: int, threshold: float = 0.0) -> str:
-    """Supported when the interval lies wholly on the paper's side of `threshold` (`expected` +1: above, −1:
-    below), contradicted when wholly on the other side."""
+def _verdict(low: float, high: float, claim: Claim) -> str:
+    """Supported when the interval lies wholly on the paper's side of the claim's threshold, contradicted when
+    wholly on the other side."""
     if math.isnan(low):
         return FEW_SEEDS
-    if (low > threshold) if expected > 0 else (high < threshold):
+    above = claim.expected > 0
+    if (low > claim.threshold) if above else (high < claim.threshold):
         return SUPPORTED
-    if (high < threshold) if expected > 0 else (low > threshold):
+    if (high < claim.threshold) if above else (low > claim.threshold):
         return CONTRADICTED
     return INCONCLUSIVE
 
@@ -130,10 +180,8 @@ class _Pair:
 
     def row(
         self,
-        claim: str,
+        claim: Claim,
         groups: list[_Group],
-        kind: str,
-        measure: str,
         effect: tuple[float, float, float],
         paper: str,
         verdict: str,
@@ -141,13 +189,13 @@ class _Pair:
         compared: str = "",
     ) -> dict[str, object]:
         return {
-            "claim": claim,
+            "claim": claim.text,
             "dataset": self.dataset,
             "pair": self.pair,
             "compared": compared or " vs ".join(g.label for g in groups),
             "n_min": min(len(g.values) for g in groups),
-            "kind": kind,
-            "measure": measure,
+            "kind": claim.kind,
+            "measure": claim.measure,
             "effect": effect[0],
             "ci_low": effect[1],
             "ci_high": effect[2],
@@ -170,10 +218,14 @@ def _ranking(groups: list[_Group]) -> str:
     return "ranking " + " > ".join(f"{_label(g.method)} {g.mean:.2f}" for g in ordered)
 
 
-def _paper_number(value: float, fallback: str, signed: bool = False) -> str:
-    if pd.isna(value):
-        return fallback
-    return f"{value:+.2f}" if signed else f"{value:.2f}"
+def _paper_number(value: float, claim: Claim) -> str:
+    """The paper's value for this cell, or its range over every published cell where it has none."""
+    return paper_range(claim) if pd.isna(value) else paper_value(value, claim.kind)
+
+
+def paper_value(value: float, kind: str) -> str:
+    """A published effect as the claims print it: a ratio, a signed difference, or a rank."""
+    return f"{value:.0f}" if kind == "rank" else f"{value:+.2f}" if kind == "difference" else f"{value:.2f}"
 
 
 # ---------------------------------------------------------------- the claims
@@ -190,33 +242,13 @@ def _table1(p: _Pair) -> list[dict[str, object]]:
     time_s = p.group("ssdkd", ours["scale"], "total_s"), p.group("fast2", fast["scale"], "total_s")
     if None not in time_s:
         ratio = bootstrap_ratio_ci(time_s[0].values, time_s[1].values)
-        paper = _paper_number(ours["paper_hours"] / fast["paper_hours"], PAPER_SPEEDUP)
-        rows.append(
-            p.row(
-                "Table 1: SSD-KD (10 % data) is faster than Fast2",
-                list(time_s),
-                "ratio",
-                "total time SSD-KD / Fast2",
-                ratio,
-                paper,
-                _verdict(ratio[1], ratio[2], -1, 1.0),
-            )
-        )
+        paper = _paper_number(ours["paper_hours"] / fast["paper_hours"], T1_TIME)
+        rows.append(p.row(T1_TIME, list(time_s), ratio, paper, _verdict(ratio[1], ratio[2], T1_TIME)))
     top1 = p.group("ssdkd", ours["scale"], p.acc), p.group("fast2", fast["scale"], p.acc)
     if None not in top1:
         diff = welch_ci(top1[0].values, top1[1].values)
-        paper = _paper_number(ours["paper_acc"] - fast["paper_acc"], PAPER_TABLE1_GAIN, signed=True)
-        rows.append(
-            p.row(
-                "Table 1: SSD-KD (10 % data) is more accurate than Fast2",
-                list(top1),
-                "difference",
-                "Δ top-1 SSD-KD − Fast2 (points)",
-                diff,
-                paper,
-                _verdict(diff[1], diff[2], +1),
-            )
-        )
+        paper = _paper_number(ours["paper_acc"] - fast["paper_acc"], T1_ACC)
+        rows.append(p.row(T1_ACC, list(top1), diff, paper, _verdict(diff[1], diff[2], T1_ACC)))
     return rows
 
 
@@ -233,39 +265,19 @@ def _table4(p: _Pair) -> list[dict[str, object]]:
     if ours is not None and others:
         best = max(others, key=lambda g: g.mean)
         diff = welch_ci(ours.values, best.values)
-        verdict = _verdict(diff[1], diff[2], +1)
+        verdict = _verdict(diff[1], diff[2], T4_ORDER)
         if verdict == INCONCLUSIVE and any(welch_ci(ours.values, g.values)[2] < 0 for g in others):
             verdict = CONTRADICTED  # a row other than the best-by-mean is significantly better
         paper_best = max((c["paper_acc"] for c in cells.values()), default=math.nan)
-        paper = _paper_number(full["paper_acc"] - paper_best, PAPER_ABLATION_GAIN, signed=True)
-        rows.append(
-            p.row(
-                "Table 4: the full SSD-KD is the most accurate ablation row",
-                [ours, best],
-                "difference",
-                "Δ top-1 full − best other row (points)",
-                diff,
-                paper,
-                verdict,
-                _ranking([ours, *others]),
-            )
-        )
+        paper = _paper_number(full["paper_acc"] - paper_best, T4_ORDER)
+        rows.append(p.row(T4_ORDER, [ours, best], diff, paper, verdict, _ranking([ours, *others])))
     if "ssdkd_ps" in cells and "ssdkd_baseline" in cells:
         time_s = p.group("ssdkd_ps", full["scale"], "total_s"), p.group("ssdkd_baseline", full["scale"], "total_s")
         if None not in time_s:
             ratio = bootstrap_ratio_ci(time_s[0].values, time_s[1].values)
             paper_ratio = cells["ssdkd_ps"]["paper_hours"] / cells["ssdkd_baseline"]["paper_hours"]
-            rows.append(
-                p.row(
-                    "Table 4: PS reduces training time",
-                    list(time_s),
-                    "ratio",
-                    "total time Baseline+PS / Baseline",
-                    ratio,
-                    _paper_number(paper_ratio, PAPER_PS_RATIO),
-                    _verdict(ratio[1], ratio[2], -1, 1.0),
-                )
-            )
+            paper = _paper_number(paper_ratio, T4_PS)
+            rows.append(p.row(T4_PS, list(time_s), ratio, paper, _verdict(ratio[1], ratio[2], T4_PS)))
     return rows
 
 
@@ -281,10 +293,8 @@ def _figure4(p: _Pair) -> list[dict[str, object]]:
         verdict = SUPPORTED if r2 >= LINEAR_R2 else INCONCLUSIVE if math.isnan(r2) else CONTRADICTED
         rows.append(
             p.row(
-                "Figure 4: SSD-KD's time grows linearly with the data scale",
+                F4_LINEAR,
                 groups,
-                "r2",
-                "R² of total time against images",
                 (r2, math.nan, math.nan),
                 PAPER_LINEAR,
                 verdict,
@@ -297,17 +307,7 @@ def _figure4(p: _Pair) -> list[dict[str, object]]:
         small, large = p.group("ssdkd", str(settings[0]), p.acc), p.group("ssdkd", str(settings[-1]), p.acc)
         if small is not None and large is not None:
             diff = welch_ci(small.values, large.values)
-            rows.append(
-                p.row(
-                    f"Figure 4: SSD-KD loses < {MAX_DROP:.0f} points at the smallest data scale",
-                    [small, large],
-                    "difference",
-                    "Δ top-1 smallest − largest scale (points)",
-                    diff,
-                    PAPER_DROP,
-                    _verdict(diff[1], diff[2], +1, -MAX_DROP),
-                )
-            )
+            rows.append(p.row(F4_DROP, [small, large], diff, PAPER_DROP, _verdict(diff[1], diff[2], F4_DROP)))
     return rows
 
 
@@ -341,22 +341,14 @@ def _figure2(p: _Pair) -> list[dict[str, object]]:
             continue
         name = method_label(rival)
         aspects = (
-            ("more class-balanced", "normalised class entropy", PAPER_BALANCE, +1),
-            ("harder", "mean teacher confidence", PAPER_HARDER, -1),
-        )
-        for i, (claim, measure, paper, sign) in enumerate(aspects):
+            (Claim(f"Figure 2: SSD-KD's KD samples are more class-balanced than {name}'s",
+                   f"Δ normalised class entropy SSD-KD − {name}", "difference", +1), PAPER_BALANCE),
+            (Claim(f"Figure 2: SSD-KD's KD samples are harder than {name}'s",
+                   f"Δ mean teacher confidence SSD-KD − {name}", "difference", -1), PAPER_HARDER),
+        )  # fmt: skip
+        for i, (claim, paper) in enumerate(aspects):
             effect = welch_ci(ours[i].values, theirs[i].values)
-            rows.append(
-                p.row(
-                    f"Figure 2: SSD-KD's KD samples are {claim} than {name}'s",
-                    [ours[i], theirs[i]],
-                    "difference",
-                    f"Δ {measure} SSD-KD − {name}",
-                    effect,
-                    paper,
-                    _verdict(effect[1], effect[2], sign),
-                )
-            )
+            rows.append(p.row(claim, [ours[i], theirs[i]], effect, paper, _verdict(effect[1], effect[2], claim)))
     return rows
 
 
@@ -375,19 +367,9 @@ def _table2(p: _Pair) -> list[dict[str, object]]:
         rivals.append(theirs)
         paper_scores[rival] = theirs_cell["paper_acc"]
         diff = welch_ci(ours.values, theirs.values)
-        name = method_label(rival)
-        paper = _paper_number(cell["paper_acc"] - theirs_cell["paper_acc"], PAPER_TABLE2, signed=True)
-        rows.append(
-            p.row(
-                f"Table 2: SSD-KD vs {name}",
-                [ours, theirs],
-                "difference",
-                f"Δ top-1 SSD-KD − {name} (points)",
-                diff,
-                paper,
-                _verdict(diff[1], diff[2], +1),
-            )
-        )
+        claim = t2_versus(method_label(rival))
+        paper = _paper_number(cell["paper_acc"] - theirs_cell["paper_acc"], claim)
+        rows.append(p.row(claim, [ours, theirs], diff, paper, _verdict(diff[1], diff[2], claim)))
     if rivals:
         rank = 1 + sum(g.mean > ours.mean for g in rivals)
         if min(len(g.values) for g in [ours, *rivals]) < 2:
@@ -396,20 +378,12 @@ def _table2(p: _Pair) -> list[dict[str, object]]:
             verdict = CONTRADICTED
         else:  # not significantly behind any rival: supported when also first by mean
             verdict = SUPPORTED if rank == 1 else INCONCLUSIVE
-        paper = PAPER_TABLE2
+        claim = t2_rank(len(rivals) + 1)
+        paper = paper_range(claim)
         if not any(pd.isna(v) for v in paper_scores.values()):
-            paper = f"rank {1 + sum(v > paper_scores['ssdkd'] for v in paper_scores.values())} of {len(paper_scores)}"
+            paper = f"rank {_rank(paper_scores)} of {len(paper_scores)}"
         rows.append(
-            p.row(
-                "Table 2: SSD-KD is the best or near-best method",
-                [ours, *rivals],
-                "rank",
-                f"SSD-KD's rank by mean top-1 of {len(rivals) + 1}",
-                (float(rank), math.nan, math.nan),
-                paper,
-                verdict,
-                _ranking([ours, *rivals]),
-            )
+            p.row(claim, [ours, *rivals], (float(rank), math.nan, math.nan), paper, verdict, _ranking([ours, *rivals]))
         )
     return rows
 
@@ -435,38 +409,109 @@ def claims_frame(frame: pd.DataFrame, accuracy: Accuracy = "best") -> pd.DataFra
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-# ---------------------------------------------------------------- Markdown
+# ---------------------------------------------------------------- the paper's own effects
 
 
-def _effect_text(row: pd.Series) -> str:
+def _rank(scores: dict[str, float]) -> int:
+    """SSD-KD's place among `scores` (method -> top-1), 1 = best."""
+    return 1 + sum(v > scores["ssdkd"] for v in scores.values())
+
+
+def _published_claims(table: str, acc: dict[str, float], hours: dict[str, float]) -> Iterator[tuple[Claim, float]]:
+    """Each claim one published dataset × pair of a table supports, with the paper's value for it: the same point
+    estimate our claim rows compute (a ratio of mean hours, a difference of mean top-1, a rank), from its means."""
+    if table == "1":
+        yield T1_TIME, hours["ssdkd"] / hours["fast2"]
+        yield T1_ACC, acc["ssdkd"] - acc["fast2"]
+    elif table == "4":
+        yield T4_ORDER, acc["ssdkd"] - max(acc[m] for m in ablation_cards())
+        yield T4_PS, hours["ssdkd_ps"] / hours["ssdkd_baseline"]
+    elif table == "2":
+        for rival in TABLE2_RIVALS:
+            yield t2_versus(method_label(rival)), acc["ssdkd"] - acc[rival]
+        scores = {m: acc[m] for m in ("ssdkd", *TABLE2_RIVALS)}
+        yield t2_rank(len(scores)), float(_rank(scores))
+
+
+@cache
+def paper_effects() -> pd.DataFrame:
+    """The paper's own effect for every claim its Tables 1, 2 and 4 print numbers for, one row per published
+    dataset × pair (columns claim, table, measure, kind, dataset, pair, effect). This is what a claim row on a data
+    set the paper has no results on is compared with: the same measure, over the paper's own cells."""
+    paper = load_published("paper")
+    rows = []
+    for (table, dataset, pair), cells in paper.groupby(["table", "dataset", "pair"], sort=False):
+        by_method = cells.set_index("method")
+        for claim, value in _published_claims(str(table), dict(by_method["accuracy"]), dict(by_method["hours"])):
+            rows.append(
+                {
+                    "claim": claim.text,
+                    "table": f"table{table}",
+                    "measure": claim.measure,
+                    "kind": claim.kind,
+                    "dataset": dataset,
+                    "pair": pair,
+                    "effect": value,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def paper_range(claim: Claim) -> str:
+    """The claim's published values summed up: their range over the paper's cells and how many of them lie on the
+    side the paper claims ('0.25–0.53 over the paper's 10 cells, 10 of them below 1')."""
+    values = paper_effects().loc[lambda f: f["claim"] == claim.text, "effect"].to_numpy(float)
+    if not len(values):
+        return "not in the paper's tables"
+    side = values > claim.threshold if claim.expected > 0 else values < claim.threshold
+    where = f"over the paper's {len(values)} cells"
+    if claim.kind == "rank":
+        span = f"{values.min():.0f}" if values.min() == values.max() else f"{values.min():.0f}–{values.max():.0f}"
+        return f"rank {span} of {1 + len(TABLE2_RIVALS)} {where}, first in {side.sum()} of them"
+    low, high = paper_value(values.min(), claim.kind), paper_value(values.max(), claim.kind)
+    unit = " points" if claim.kind == "difference" else ""
+    relation = f"{'above' if claim.expected > 0 else 'below'} {claim.threshold:g}"
+    return f"{low} to {high}{unit} {where}, {side.sum()} of them {relation}"
+
+
+# ---------------------------------------------------------------- the report's section
+
+
+def effect_text(row: pd.Series, measure: bool = True) -> str:
     """`measure: effect [low, high]`, with three decimals for quantities below 1 (entropies, confidences, R²)."""
     values = [row["effect"], *([row["ci_low"], row["ci_high"]] if pd.notna(row["ci_low"]) else [])]
     small = max((abs(v) for v in values if pd.notna(v)), default=0.0) < 1
     decimals = 0 if row["kind"] == "rank" else 3 if row["kind"] == "r2" or small else 2
     sign = "+" if row["kind"] == "difference" else ""
     number = [f"{v:{sign}.{decimals}f}" for v in values]
-    text = f"{row['measure']}: {number[0]}"
+    text = f"{row['measure']}: {number[0]}" if measure else number[0]
     if len(number) == 3:
         text += f" [{number[1]}, {number[2]}]"
-    return f"{text}; {row['detail']}" if row["detail"] else text
+    return f"{text}; {row['detail']}" if row["detail"] and measure else text
 
 
-def claims_markdown(claims: pd.DataFrame) -> str:
-    """The claims as a Markdown table (Claim | Data | Our effect (95 % CI) | Paper | Verdict) and a note on how
-    each effect and verdict was computed, so a reader can weigh a verdict by its seeds."""
+def verdict_counts(claims: pd.DataFrame) -> str:
+    """'14 claim checks: 6 supported, 4 contradicted, 4 inconclusive (no significant difference)'."""
+    order = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, FEW_SEEDS)
+    counts = claims["verdict"].value_counts()
+    parts = [f"{counts[v]} {v}" for v in order if v in counts]
+    return f"{len(claims)} claim check{'s' if len(claims) != 1 else ''}: {', '.join(parts)}"
+
+
+def claims_blocks(claims: pd.DataFrame) -> list[Block]:
+    """The claims as a table (Claim | Data | Our effect (95 % CI) | Paper | Verdict) and a note on how each effect
+    and verdict was computed, so a reader can weigh a verdict by its seeds."""
     if claims.empty:
-        return "(no claim of the paper could be tested: the runs it compares are missing)\n"
-    table = pd.DataFrame(
-        {
-            "Claim": claims["claim"],
-            "Data": [
-                f"{DATASET_NAMES.get(r.dataset, r.dataset)}, {pair_label(r.pair)}: {r.compared}"
-                for r in claims.itertuples()
-            ],
-            "Our effect (95 % CI)": [_effect_text(r) for _, r in claims.iterrows()],
-            "Paper": claims["paper"],
-            "Verdict": claims["verdict"],
-        }
+        return [Paragraph("(no claim of the paper could be tested: the runs it compares are missing)")]
+    rows = tuple(
+        (
+            row["claim"],
+            f"{DATASET_NAMES.get(row['dataset'], row['dataset'])}, {pair_label(row['pair'])}: {row['compared']}",
+            effect_text(row),
+            row["paper"],
+            row["verdict"],
+        )
+        for _, row in claims.iterrows()
     )
     accuracy = ", ".join(sorted(set(claims["accuracy"])))
     low, high = int(claims["n_min"].min()), int(claims["n_min"].max())
@@ -481,6 +526,13 @@ def claims_markdown(claims: pd.DataFrame) -> str:
         "interval lies wholly on the paper's side, contradicted when wholly on the other side, and inconclusive "
         f"otherwise. The smallest group of a comparison has {seeds} seeds; a group of one seed gets no interval and "
         "the verdict 'insufficient seeds'. Claims whose runs are missing are left out. Paper: the published cell "
-        "for the same dataset and pair where the paper has one, else the paper's range or statement."
+        "for the same dataset and pair where the paper has one, else the range of the paper's values for the same "
+        "measure over its cells (its tables), or its statement (its figures)."
     )
-    return f"{markdown_table(table)}\n\n{note}\n"
+    header = ("Claim", "Data", "Our effect (95 % CI)", "Paper", "Verdict")
+    return [Table(header, rows), Paragraph(note)]
+
+
+def claims_markdown(claims: pd.DataFrame) -> str:
+    """`claims_blocks` as Markdown."""
+    return to_markdown(claims_blocks(claims))

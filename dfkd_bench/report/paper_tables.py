@@ -16,6 +16,7 @@ from dfkd_bench.config import all_cards, get_card, table_cards
 from dfkd_bench.data import DATASETS
 from dfkd_bench.methods.base import params_from_dict
 from dfkd_bench.pairs import CIFAR_PAIRS, SEG_PAIR, pairs_for
+from dfkd_bench.report.gaps import gap
 from dfkd_bench.report.published import load_published
 from dfkd_bench.report.tables import seed_stats
 
@@ -207,7 +208,8 @@ def table_cells(
 
     Datasets are those with a finished run of one of the table's methods (teacher/student aside; for Table 4 an
     ablation, not SSD-KD alone). Paper datasets
-    show the paper's pairs; any other dataset shows the pairs it was run on.
+    show the paper's pairs; any other dataset shows the pairs it was run on. A cell without a result says why in
+    `gap` (a key of `gaps.GAPS`) and `gap_detail` (the grid's reason for a cell it skips).
     """
     spec = TABLES[spec] if isinstance(spec, str) else spec
     metric, time_col = f"{accuracy}_{spec.metric}", f"{time}_s"
@@ -239,6 +241,9 @@ def table_cells(
                             "acc_mean": fallback,
                             "note": f"{recorded_teacher} recorded by the distillation runs",
                         }
+                if rows[-1]["n"] == 0 and not rows[-1]["note"]:
+                    why, detail = gap(frame, dataset, pair, method, method not in PUBLISHED_ONLY)
+                    rows[-1] |= {"gap": why, "gap_detail": detail}
     cells = pd.DataFrame(rows).reindex(columns=CELL_COLUMNS)
     cells["delta"] = cells["acc_mean"] - cells["paper_acc"]
     cells["table"], cells["metric"], cells["accuracy"], cells["time"] = spec.key, spec.metric, accuracy, time
@@ -261,6 +266,8 @@ CELL_COLUMNS = [
     "paper_hours",
     "paper_scale",
     "note",
+    "gap",
+    "gap_detail",
     "delta",
     "table",
     "metric",
@@ -288,7 +295,7 @@ def _cell(
     time_col: str,
 ) -> dict[str, object]:
     if group is None:
-        return {"scale": "", "n": 0, "note": ""}
+        return {"scale": "", "n": 0, "note": "", "gap": "", "gap_detail": ""}
     prefs = spec.ssdkd_prefs if method.startswith("ssdkd") else spec.other_prefs
     scale = _choose_scale(dict(group["data_scale_mean"]), prefs, ten, anchor)
     row = group.loc[scale]
@@ -301,6 +308,8 @@ def _cell(
         "time_s": row[f"{time_col}_mean"],
         "hours": row[f"{time_col}_mean"] / 3600,
         "note": "",
+        "gap": "",
+        "gap_detail": "",
     }
 
 
@@ -332,6 +341,3 @@ def paper_tables(
     if "best_miou" not in frame or frame["best_miou"].isna().all():
         keys.remove("table3")
     return {key: table_cells(frame, key, compare, accuracy, time) for key in keys}
-
-
-# ---------------------------------------------------------------- rendering

@@ -1,10 +1,10 @@
-"""Aggregate runs over seeds (shared by every report) and render the benchmark table as Markdown."""
+"""Aggregate runs over seeds (shared by every report), and what the harness fixes relative to the reference code."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from dfkd_bench.config import all_cards
+from dfkd_bench.report.document import Block, Bullets, Heading
 
 HARNESS_FIXES = [
     "Generator baselines distil into the student they attack (the Fast-Datafree code passes the teacher as the "
@@ -78,23 +78,6 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A DataFrame as a GitHub Markdown table (no tabulate dependency)."""
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
-
-
-def harness_sections(methods: list[str]) -> list[str]:
-    """Markdown lines: what the harness fixed vs the reference code, and each listed method's card deviations."""
-    lines = ["## What this harness does differently from the reference code", ""]
-    lines += [f"- {fix}" for fix in HARNESS_FIXES]
-    cards = all_cards()
-    lines += ["", "## Per-method deviations (from the method cards)", ""]
-    for method in methods:
-        if method in cards:
-            lines.append(f"**{method}**")
-            lines += [f"- {' '.join(d.split())}" for d in cards[method].deviations]
-            lines.append("")
-    return lines
+def harness_blocks() -> list[Block]:
+    """The report section on what the harness fixed relative to the reference code (every method alike)."""
+    return [Heading(2, "What this harness does differently from the reference code"), Bullets(tuple(HARNESS_FIXES))]

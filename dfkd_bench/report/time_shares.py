@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dfkd_bench.report.tables import done_runs, markdown_table
+from dfkd_bench.report.document import Block, Heading, Paragraph, frame_table
+from dfkd_bench.report.tables import done_runs
 
 PARTS = ("synthesis_s", "sample_s", "kd_s", "eval_s")
 
@@ -39,18 +40,17 @@ def time_shares(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def time_shares_markdown(frame: pd.DataFrame) -> list[str]:
+def time_shares_blocks(frame: pd.DataFrame) -> list[Block]:
     """The report section (empty when no run is finished)."""
     shares = time_shares(frame)
     if shares.empty:
         return []
     return [
-        "## Where the time goes",
-        "",
-        "Share of each run's total time (mean over seeds; KD: mean and range). Only the KD steps grow with the "
-        "data scale, so a grid reproduces the paper's speed claims only where they dominate Fast2's time (the CIFAR "
-        "recipe's analytic share: 96-97.5 %).",
-        "",
-        markdown_table(shares),
-        "",
+        Heading(2, "Where the time goes"),
+        Paragraph(
+            "Share of each run's total time (mean over seeds; KD: mean and range). Only the KD steps grow with the "
+            "data scale, so a grid reproduces the paper's speed claims only where they dominate Fast2's time (the "
+            "CIFAR recipe's analytic share: 96-97.5 %)."
+        ),
+        frame_table(shares),
     ]
