@@ -319,7 +319,7 @@ def status(out: Path, as_json: bool) -> None:
     type=click.Choice(["auto", "fp32", "bf16"]),
     default="auto",
     show_default=True,
-    help="the KD step's precision (train.precision; auto: bf16 on CUDA, fp32 on the CPU)",
+    help="the KD step's precision (train.precision; auto: fp32; bf16 is opt-in until checked on a GPU)",
 )
 @click.option("--compile", "compile_models", is_flag=True, help="torch.compile the KD forwards (train.compile)")
 @click.option("--kd-steps", type=click.IntRange(min=1), default=20, show_default=True, help="timed KD steps")
