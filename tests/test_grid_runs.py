@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny import TINY
 
 from dfkd_bench.engine.run import run_cell
 from dfkd_bench.engine.spec import RunOptions
@@ -24,13 +25,6 @@ from dfkd_bench.gridfile import load_grid
 from dfkd_bench.launch import LaunchSettings
 from dfkd_bench.runner import run_request
 
-TINY = {
-    "train.epochs": 3,
-    "train.ep_steps": 6,
-    "train.kd_steps": 6,
-    "train.batch_size": 32,
-    "train.synthesis_batch_size": 32,
-}
 COMPARED = ("best_top1", "last_top1", "per_class_top1", "data_scale", "epochs_done", "config_hash")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tiny import TINY
 from wandb.proto import wandb_internal_pb2
 
 from dfkd_bench.cli import cli, run_one_command
@@ -24,13 +25,6 @@ from dfkd_bench.engine.spec import RunOptions
 from dfkd_bench.launch.local import worker_command
 
 PAIR = "lenet5_bn-lenet5_half_bn"
-TINY = {
-    "train.epochs": 3,
-    "train.ep_steps": 6,
-    "train.kd_steps": 6,
-    "train.batch_size": 32,
-    "train.synthesis_batch_size": 32,
-}
 RUN = Path("mnist") / PAIR / "deepinv" / "scale-auto" / "seed-0"
 # Fields every deepinv epoch has a number for: accuracy, the KD loss and its part, synthesis loss, lr, time, scale.
 EXPECTED_FIELDS = {"top1", "top5", "test_loss", "kd_loss", "kd_loss_kl", "synth_loss", "lr", "seconds", "data_scale"}
