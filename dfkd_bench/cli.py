@@ -154,6 +154,12 @@ def _options(loggers: str | None = None, **options) -> RunOptions:
 )
 @click.option("--dry-run", is_flag=True, help="list the cells, their state and the estimated time left; run nothing")
 @click.option("--calibrate", is_flag=True, help="with --dry-run: time 2 epochs of each unmeasured cell kind")
+@click.option(
+    "--calibrate-from",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="with --dry-run: estimate unmeasured cells from a saved `dfkd-bench bench --json` file",
+)
 @click.option("--launcher", default="inline", show_default=True, help="inline, local (one worker per GPU) or slurm")
 @click.option("--gpus", default=None, help="local launcher: GPU ids, e.g. 0,1,2,3 (default: every visible GPU)")
 @click.option(
@@ -180,6 +186,7 @@ def _options(loggers: str | None = None, **options) -> RunOptions:
 @with_run_options
 def run(methods, pairs, datasets, scales, seeds, preset, budget, dry_run, calibrate, launcher, gpus, workers, **kw):
     """Run a grid of cells (resuming what is there); with no arguments, the embedded MNIST default."""
+    calibrate_from = kw.pop("calibrate_from")
     from dfkd_bench.config import parse_assignments
     from dfkd_bench.grid import GridRequest
     from dfkd_bench.runner import run_request
@@ -203,7 +210,14 @@ def run(methods, pairs, datasets, scales, seeds, preset, budget, dry_run, calibr
         from dfkd_bench.launch.slurm import check_cluster
 
         check_cluster(settings.slurm_cluster)
-    outcome = run_request(request, _options(**kw), dry_run, launcher, settings, calibrate)
+    if calibrate_from is not None and not dry_run:
+        raise BadInput("--calibrate-from goes with --dry-run (it only estimates)")
+    measure = None
+    if calibrate_from is not None:
+        from dfkd_bench.bench.calibration import bench_measure
+
+        measure = bench_measure(calibrate_from)
+    outcome = run_request(request, _options(**kw), dry_run, launcher, settings, calibrate, measure)
     for shown in outcome.shown:
         console.print(shown)
     if not dry_run:

@@ -3,8 +3,10 @@ a launcher, and report."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -154,8 +156,10 @@ def run_request(
     launcher: str = "inline",
     settings: LaunchSettings | None = None,
     calibrate: bool = False,
+    measure: Callable[[CellState], float | None] | None = None,
 ) -> Outcome:
-    """The whole `run` command."""
+    """The whole `run` command. A dry run estimates unmeasured cells from two real epochs each (`calibrate`) or,
+    at no cost, with `measure` (e.g. a saved `dfkd-bench bench --json` result's `bench_measure`)."""
     settings = settings or LaunchSettings()
     launch = LAUNCHERS.get(launcher)
     specs, notes = expand(request)
@@ -168,7 +172,8 @@ def run_request(
                 check_data(specs, opts)
                 ensure_teachers(specs, opts, reporter)
             cells = [resolve_cell(s, opts) for s in specs]
-            measure = (lambda cell: calibrate_cell(cell, opts)) if calibrate else None
+            if calibrate:
+                measure = functools.partial(calibrate_cell, opts=opts)
             prerequisites = missing_prerequisites(specs, opts, CHEAP_RECIPES)
             return Outcome(shown=dry_run_report(cells, opts, measure, prerequisites))
         resolve_device(opts.device)

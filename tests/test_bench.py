@@ -18,6 +18,7 @@ from dfkd_bench.bench.measure import BLOCKS
 from dfkd_bench.bench.peaks import measured_matmul_peak, table_peak
 from dfkd_bench.bench.render import OVERHEAD_LIMIT, markdown
 from dfkd_bench.cli import cli
+from dfkd_bench.durations import format_duration
 from dfkd_bench.engine.spec import RunSpec
 from dfkd_bench.gridstate import CellState
 from dfkd_bench.methods.losses import kd_kl
@@ -167,3 +168,24 @@ def test_a_saved_result_must_be_a_bench_result_and_stand_alone(tmp_path: Path):
     assert refused.exit_code == 2 and "is not a bench result" in refused.stderr
     mixed = _invoke("--from-json", junk, "--methods", "fast2")
     assert mixed.exit_code == 2 and "drop the cell options" in mixed.stderr
+
+
+def test_run_dry_run_takes_its_estimate_from_a_saved_bench(
+    measured: tuple[dict, Path], teacher_root: Path, tmp_path: Path
+):
+    result, _ = measured
+    saved = tmp_path / "bench.json"
+    saved.write_text(json.dumps(result))
+    out = tmp_path / "grid"
+    args = ["run", "--methods", "fast2,deepinv", "--budget", "proxy", "--dry-run", "--out", out]
+    args += ["--teachers", teacher_root, "--calibrate-from", saved]
+    done = CliRunner().invoke(cli, [str(a) for a in args], terminal_width=200)
+    assert done.exit_code == 0, done.output
+    record = next(c for c in result["cells"] if c["method"] == "fast2")
+    fast2 = next(line for line in done.output.splitlines() if "│ fast2 " in line and " pending " in line)
+    assert " 0/22 " in fast2 and format_duration(22 * epoch_seconds(record, 22, 2)) in fast2, fast2
+    deepinv = next(line for line in done.output.splitlines() if "│ deepinv " in line and " pending " in line)
+    assert deepinv.rstrip(" │").endswith("?"), deepinv  # not in the bench: no estimate, and nothing invented
+    assert not out.exists()
+    refused = CliRunner().invoke(cli, [str(a) for a in ["run", "--out", out, "--calibrate-from", saved]])
+    assert refused.exit_code == 2 and "--calibrate-from goes with --dry-run" in refused.output
