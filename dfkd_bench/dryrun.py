@@ -1,21 +1,15 @@
 """`run --dry-run`: every cell with its state and estimated time left, a per-method summary, and the
-prerequisites (data files, teachers) the real run would stop at, found before anything is run or written."""
+prerequisites (data files, teachers) the real run would stop at (prerequisites.py finds them), all before anything
+is run or written."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from dfkd_bench.config import get_card
-from dfkd_bench.data import DATASETS
 from dfkd_bench.durations import format_duration
-from dfkd_bench.engine.spec import ResolvedCell, RunOptions, RunSpec
-from dfkd_bench.errors import BadInput
+from dfkd_bench.engine.spec import ResolvedCell, RunOptions
 from dfkd_bench.gridstate import CellState, cell_states, counts, estimate
-from dfkd_bench.pairs import split_pair
-from dfkd_bench.recipes import DATASET_RECIPE
-from dfkd_bench.teachers import TeacherStore
 from dfkd_bench.terminal import Column, FitTable, scale_of
 
 CELL_COLUMNS = (
@@ -37,36 +31,6 @@ METHOD_COLUMNS = (
     Column("to run", justify="right"),
     Column("est. left", justify="right"),
 )
-
-
-def missing_prerequisites(specs: list[RunSpec], opts: RunOptions, cheap_recipes: set[str]) -> list[str]:
-    """One line per data set whose files are not found and per teacher that is neither stored nor trained on the
-    fly (the MNIST family's recipe is cheap enough to train at the start of a run)."""
-    lines = []
-    root = Path(opts.data_root).expanduser() if opts.data_root else None
-    for dataset in sorted({s.dataset for s in specs}):
-        try:
-            for split in ("train", "test"):
-                DATASETS.get(dataset).locate(split, root, False)
-        except BadInput as err:
-            lines.append(f"missing data: {err}")
-    store = TeacherStore(opts.teachers)
-    distilling = [s for s in specs if get_card(s.method).method_class.uses_teacher]
-    absent = [
-        (dataset, model)
-        for dataset, model in sorted({(s.dataset, split_pair(s.pair, s.dataset)[0]) for s in distilling})
-        if not store.has(dataset, model)
-    ]
-    missing = [f"{d}/{m}" for d, m in absent if DATASET_RECIPE.get(d) not in cheap_recipes]
-    trained = [f"{d}/{m}" for d, m in absent if DATASET_RECIPE.get(d) in cheap_recipes]
-    if missing:
-        lines.append(
-            f"missing teachers in {store.root}: {', '.join(missing)}; get each with `dfkd-bench train --model M "
-            "--dataset D --data-root DIR` or `dfkd-bench teacher import FILE --model M --dataset D`"
-        )
-    if trained:
-        lines.append(f"teachers the run trains first (a cheap recipe): {', '.join(trained)}")
-    return lines
 
 
 def _total(states: list[CellState], short: bool = False) -> str:

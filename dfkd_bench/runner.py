@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dfkd_bench.claims import CLAIMS, Claim
-from dfkd_bench.config import get_card
-from dfkd_bench.data import DATASETS
-from dfkd_bench.dryrun import dry_run_report, missing_prerequisites
+from dfkd_bench.dryrun import dry_run_report
 from dfkd_bench.engine.evaluate import headline
 from dfkd_bench.engine.run import resolve_cell, run_one
 from dfkd_bench.engine.spec import RunOptions, RunSpec
@@ -24,7 +22,7 @@ from dfkd_bench.gridfile import cell_at, load_grid, read_grid_file, register
 from dfkd_bench.gridstate import CellState, cell_states
 from dfkd_bench.launch import LAUNCHERS, LaunchSettings
 from dfkd_bench.launch.worker import HELD, execute
-from dfkd_bench.pairs import split_pair
+from dfkd_bench.prerequisites import absent_teachers, check_data, missing_prerequisites, trained_on_the_fly
 from dfkd_bench.progress import Reporter
 from dfkd_bench.recipes import DATASET_RECIPE, RECIPES
 from dfkd_bench.summary import write_summary
@@ -32,28 +30,15 @@ from dfkd_bench.teachers import TeacherStore, describe_score
 from dfkd_bench.terminal import Column, FitTable
 from dfkd_bench.train import train_into_store
 
-CHEAP_RECIPES = {"mnist"}
-
-
-def check_data(specs: list[RunSpec], opts: RunOptions) -> None:
-    """Find every dataset's files before anything is recorded, so a wrong --data-root fails at once (exit 2)."""
-    for dataset in sorted({s.dataset for s in specs}):
-        source = DATASETS.get(dataset)
-        root = Path(opts.data_root).expanduser() if opts.data_root else None
-        for split in ("train", "test"):
-            source.locate(split, root, opts.download)
-
 
 def ensure_teachers(specs: list[RunSpec], opts: RunOptions, reporter: Reporter, poll_s: float = 2.0) -> None:
     """Train missing teachers where the dataset's recipe is cheap (MNIST family); otherwise say how to get one.
 
     Training is claimed like a cell, so runners that start together on an empty store train each teacher once."""
     store = TeacherStore(opts.teachers)
-    distilling = [s for s in specs if get_card(s.method).method_class.uses_teacher]
-    needed = sorted({(s.dataset, split_pair(s.pair, s.dataset)[0]) for s in distilling})
-    missing = [(d, m) for d, m in needed if not store.has(d, m)]
+    missing = absent_teachers(specs, store)
     for dataset, model in missing:
-        if DATASET_RECIPE.get(dataset) not in CHEAP_RECIPES:
+        if not trained_on_the_fly(dataset):
             raise store.missing(dataset, model)
     for dataset, model in missing:
         claim = Claim(store.root / CLAIMS / f"{dataset}__{model}")
@@ -174,7 +159,7 @@ def run_request(
             cells = [resolve_cell(s, opts) for s in specs]
             if calibrate:
                 measure = functools.partial(calibrate_cell, opts=opts)
-            prerequisites = missing_prerequisites(specs, opts, CHEAP_RECIPES)
+            prerequisites = missing_prerequisites(specs, opts)
             return Outcome(shown=dry_run_report(cells, opts, measure, prerequisites))
         resolve_device(opts.device)
         read_grid_file(opts.out)

@@ -20,7 +20,7 @@ from dfkd_bench.envinfo import device_name, resolve_device
 from dfkd_bench.errors import BadInput
 from dfkd_bench.files import utc_now
 from dfkd_bench.grid import GridRequest, expand
-from dfkd_bench.runner import check_data
+from dfkd_bench.prerequisites import check_data
 from dfkd_bench.teachers import TeacherStore
 
 RESULT_KEYS = ("device", "cells", "peaks", "settings")
