@@ -21,15 +21,18 @@ import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from dfkd_bench.data import task_of
+from dfkd_bench.datasets_catalog import task_of
 from dfkd_bench.errors import BadInput, unknown
-from dfkd_bench.methods import METHODS, Method
+from dfkd_bench.methods_catalog import algorithm_facts
 from dfkd_bench.train_config import TrainConfig
 from dfkd_bench.validation import validate_section, validate_train
+
+if TYPE_CHECKING:
+    from dfkd_bench.methods import Method
 
 CARD_KEYS = {
     "name",
@@ -46,6 +49,7 @@ CARD_KEYS = {
     "label",
     "tables",
     "segmentation",
+    "external_prior",
 }
 REQUIRED_KEYS = {"name", "algorithm", "paper", "reference", "summary", "deviations"}
 # Keys that say where a card's values come from; they are consumed while loading and never reach a Card.
@@ -77,15 +81,20 @@ class Card:
     label: str | None = None
     tables: dict[str, int] = field(default_factory=dict)
     segmentation: bool = False
+    # Outside knowledge the method brings beyond teacher and student (NAYER's "text encoder"); reports tag its rows.
+    external_prior: str | None = None
 
     @property
     def method_class(self) -> type[Method]:
-        """The registered Method subclass this card configures."""
+        """The registered Method subclass this card configures. Imported here, not with this module: importing the
+        methods imports torch, which listing or checking cards does not need (they read the methods catalog)."""
+        from dfkd_bench.methods import METHODS
+
         return METHODS.get(self.algorithm)
 
     @property
     def data_free(self) -> bool:
-        return self.method_class.data_free
+        return algorithm_facts(self.algorithm).data_free
 
     @property
     def display_name(self) -> str:
@@ -96,7 +105,7 @@ class Card:
     def supports_segmentation(self) -> bool:
         """A card runs on NYUv2 only when it says so (`segmentation: true`, a claim the segmentation tests run
         for every such card) and its algorithm has a dense version."""
-        return self.segmentation and self.method_class.supports_segmentation
+        return self.segmentation and algorithm_facts(self.algorithm).supports_segmentation
 
 
 def cards_dir() -> Path:
@@ -189,7 +198,7 @@ def _parse_card(path: Path, raw: dict[str, Any]) -> Card:
         bad = sorted(set(block) - BLOCK_KEYS)
         if bad:
             raise BadInput(f"{path}: unknown key(s) {', '.join(bad)} in dataset block '{block_name}'")
-    METHODS.get(raw.get("algorithm", ""))
+    algorithm_facts(raw.get("algorithm", ""))
     values = {**raw, "datasets": datasets} if "datasets" in raw else dict(raw)
     if "tables" in values:
         values["tables"] = _tables(path, values["tables"])

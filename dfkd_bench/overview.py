@@ -42,6 +42,7 @@ def methods_listing(pattern: str = "*") -> FitTable:
         Column("label", keep=1, wrap=True),
         Column("algorithm", keep=2),
         Column("data_free"),
+        Column("external prior", keep=3, wrap=True),
         Column("default"),
         Column("datasets", keep=3, wrap=True),
         Column("paper", keep=4, wrap=True),
@@ -54,6 +55,7 @@ def methods_listing(pattern: str = "*") -> FitTable:
             card.display_name,
             card.algorithm,
             yes[card.data_free],
+            card.external_prior or "",
             yes[card.default_run],
             ", ".join(card.datasets),
             card.paper,
@@ -62,7 +64,7 @@ def methods_listing(pattern: str = "*") -> FitTable:
 
 
 def presets_listing() -> FitTable:
-    from dfkd_bench.grid import presets
+    from dfkd_bench.presets import presets
 
     table = FitTable(
         "presets (--preset)", (Column("name"), Column("seeds"), Column("budget"), Column("grid", wrap=True))
@@ -73,13 +75,13 @@ def presets_listing() -> FitTable:
 
 
 def datasets_listing() -> FitTable:
-    from dfkd_bench.data import DATASETS, get_spec
+    from dfkd_bench.datasets_catalog import dataset_names, get_spec
     from dfkd_bench.pairs import DATASET_PAIRS
 
     table = FitTable(
         "datasets", (Column("name"), Column("classes"), Column("input"), Column("pairs", keep=1, wrap=True))
     )
-    for name in DATASETS.names():
+    for name in dataset_names():
         spec = get_spec(name)
         shape = f"{spec.in_channels}x{spec.image_size}x{spec.image_size}"
         table.add_row(name, str(spec.num_classes), shape, ", ".join(DATASET_PAIRS.get(name, ())))
@@ -171,6 +173,7 @@ def show_method(
         "summary": card.summary,
         "paper": card.paper,
         "reference": card.reference,
+        "external_prior": card.external_prior,
         "preset_source": card.datasets.get(dataset, {}).get("source", "card defaults (no dataset block)"),
         "dataset": dataset,
         "pair": pair,

@@ -24,6 +24,7 @@ from dfkd_bench.data import (
     to_float,
 )
 from dfkd_bench.data import datasets as datasets_module
+from dfkd_bench.datasets_catalog import SPECS, dataset_names
 from dfkd_bench.errors import BadInput
 
 
@@ -310,6 +311,15 @@ def test_specs():
     assert len(c100.class_names) == 100 == len(set(c100.class_names)) == c100.num_classes
     assert list(c100.class_names) == sorted(c100.class_names)  # CIFAR-100's fine labels are alphabetical
     assert c10.class_names[0] == "airplane" and c10.class_names[-1] == "truck"
+
+
+def test_the_loaders_are_the_torch_free_catalogs_data_sets():
+    """`list datasets` and card checks read the catalog; loading reads DATASETS: both name the same sets, with
+    the same spec and the same task and training-set size."""
+    assert DATASETS.names() == dataset_names() == ["cifar10", "cifar100", "fashion_mnist", "mnist", "nyuv2"]
+    for name in dataset_names():
+        assert DATASETS.get(name).spec is get_spec(name)
+        assert DATASETS.meta(name) == SPECS.meta(name)
 
 
 def test_imageset_subset_to_and_validation():

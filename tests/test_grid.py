@@ -24,7 +24,7 @@ def _scale(spec: RunSpec):
     ("preset", "cells"),
     [
         ("table1", 4 * 5 * 2 * 3),  # teacher, student, fast2, ssdkd x 5 pairs x 2 datasets x 3 seeds
-        ("table2", 10 * 5 * 2 * 3),  # teacher, student, 7 baselines, ssdkd
+        ("table2", 14 * 5 * 2 * 3),  # teacher, student, 7 baselines, ssdkd, nayer and its 3 embedding variants
         ("table4", 6 * 2 * 2 * 3),  # six ablation rows x 2 pairs
         ("figure4", 3 * 2 * 4 * 3),  # 3 pairs x 2 datasets x 4 scales
     ],
@@ -88,8 +88,8 @@ def test_grid_file_appends_and_keeps_indices(tmp_path: Path):
 def test_dry_run_of_table2_prints_the_cell_count(tmp_path: Path):
     result = CliRunner().invoke(cli, ["run", "--preset", "table2", "--dry-run", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "300 cells: 300 pending" in result.output
-    assert sum(" pending " in line for line in result.output.splitlines()) == 300
+    assert "420 cells: 420 pending" in result.output
+    assert sum(" pending " in line for line in result.output.splitlines()) == 420
 
 
 def test_missing_data_root_or_teacher_is_exit_2_and_touches_nothing(tmp_path: Path):

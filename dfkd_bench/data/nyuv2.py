@@ -18,22 +18,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dfkd_bench.data.datasets import DATASETS, Source, _looked_in
-from dfkd_bench.data.spec import IGNORE_INDEX, DatasetSpec, SegmentationSet
+from dfkd_bench.data.datasets import Source, _looked_in, register_loader
+from dfkd_bench.data.spec import IGNORE_INDEX, SegmentationSet
+from dfkd_bench.datasets_catalog import NYUV2_CROP, get_spec
 from dfkd_bench.errors import BadInput
 from dfkd_bench.transfer import to_device
 
 STORE_SIZE = 256  # the shorter side after the reference's Resize(256)
-CROP = 128  # the reference's training crop, also the generator's output size
+CROP = NYUV2_CROP  # the reference's training crop, also the generator's output size
 FOLDER = "NYUv2"
 LAYOUT = f"{FOLDER}/image/<split>/*.png and {FOLDER}/seg13/<split>/*.png (same names; labels 0-12, 255 = void)"
-
-# The 13-class labelling of Couprie et al. (2013), shifted so that 0 is the first class.
-NYUV2_CLASSES = (
-    "bed", "books", "ceiling", "chair", "floor", "furniture", "objects", "picture", "sofa", "table", "tv", "wall",
-    "window",
-)  # fmt: skip
-NYUV2_SPEC = DatasetSpec("nyuv2", 13, 3, CROP, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), True, NYUV2_CLASSES)
 
 
 def resized_size(width: int, height: int, shorter: int = STORE_SIZE) -> tuple[int, int]:
@@ -47,7 +41,7 @@ def resized_size(width: int, height: int, shorter: int = STORE_SIZE) -> tuple[in
 class NYUv2Source(Source):
     """PNG pairs under ``image/<split>`` and ``seg13/<split>``; nothing to download (the set needs a manual copy)."""
 
-    spec = NYUV2_SPEC
+    spec = get_spec("nyuv2")
 
     def _candidates(self, root: Path) -> list[Path]:
         return [root / FOLDER, root]
@@ -140,4 +134,4 @@ def train_batch(
     return out_images, out_masks
 
 
-DATASETS.register("nyuv2", task="segmentation", train_size=795)(NYUv2Source())
+register_loader(NYUv2Source())

@@ -1,4 +1,4 @@
-"""What a data set is (its shape and statistics) and a whole split held in memory."""
+"""A whole split held in memory (what a data set is, `DatasetSpec`, lives in the torch-free datasets_catalog)."""
 
 from __future__ import annotations
 
@@ -9,31 +9,9 @@ from typing import ClassVar, TypeVar
 
 import torch
 
+from dfkd_bench.datasets_catalog import DatasetSpec
+
 S = TypeVar("S", bound="_Split")
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """Everything a model, a generator or an augmentation needs to know without loading any image.
-
-    ``hflip`` says whether a horizontal flip keeps the label: true for natural photos (CIFAR),
-    false for digits and clothing silhouettes, where a mirrored image is a different or impossible one.
-    """
-
-    name: str
-    num_classes: int
-    in_channels: int
-    image_size: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    hflip: bool
-    class_names: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
-            raise ValueError(f"{self.name}: mean/std need one value per channel ({self.in_channels})")
-        if len(self.class_names) != self.num_classes:
-            raise ValueError(f"{self.name}: {len(self.class_names)} class names for {self.num_classes} classes")
 
 
 class _Split:

@@ -148,11 +148,16 @@ def pair_label(pair: str) -> str:
 
 
 def method_label(method: str) -> str:
-    """The method's name in tables and figures: its card's label, the paper's name for a published-only row."""
+    """The method's name in tables and figures: its card's label (with its external prior, if any), the paper's
+    name for a published-only row."""
     if method in PUBLISHED_ONLY:
         return PUBLISHED_ONLY[method][0]
     cards = all_cards()
-    return cards[method].display_name if method in cards else method
+    if method not in cards:
+        return method
+    card = cards[method]
+    # Outside knowledge (a pretrained text encoder) is named on every row, so no reader takes it for data-free alone.
+    return f"{card.display_name} [external prior: {card.external_prior}]" if card.external_prior else card.display_name
 
 
 def _choose_scale(available: dict[str, float], prefs: tuple[str, ...], ten: int | None, anchor: float | None) -> str:
