@@ -1,7 +1,7 @@
 """How the report's figures look: one colour and one marker per method, the same in every figure, and paper sizes.
 
 `method_styles` gives every method card a `Style`. The cards shipped with the harness have a fixed one (`FIXED`:
-SSD-KD red, its ablations in warm colours, Fast-Datafree in blues, KD on real data, the student and the teacher in
+SSD-KD red, its ablations in warm colours, Fast-Datafree in blues, NAYER in teals, KD on real data, the student and the teacher in
 greys), so a figure in one report looks like the same figure in another. A card added later, or a method name in a
 summary that no card has any more, takes the next combination of `SPARE` that no fixed card uses, in name order over
 every card and the names asked about: deterministic, distinct from every other method, and no edit here needed.
@@ -50,6 +50,10 @@ FIXED: dict[str, Style] = {
     "dfad": Style("#bcbd22", "P"),  # olive
     "dafl": Style("#8c564b", "h"),  # brown
     "zskt": Style("#e377c2", "X"),  # pink
+    "nayer": Style("#00695c", "*"),  # dark teal: NAYER and its embedding variants in teals
+    "nayer_minilm": Style("#26a69a", "P"),  # teal
+    "nayer_onehot": Style("#4dd0e1", "X"),  # light cyan-teal
+    "nayer_random": Style("#80cbc4", "h"),  # pale teal
     "kd": Style("#525252", "^"),  # dark grey: KD on real data
     "student": Style("#a3a3a3", "8"),  # light grey
     "teacher": Style("#000000", "*"),  # black
