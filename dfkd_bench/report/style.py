@@ -1,8 +1,8 @@
 """How the report's figures look: one colour and one marker per method, the same in every figure, and paper sizes.
 
 `method_styles` gives every method card a `Style`. The cards shipped with the harness have a fixed one (`FIXED`:
-SSD-KD red, its ablations in warm colours, Fast-Datafree in blues, NAYER in teals, KD on real data, the student and the teacher in
-greys), so a figure in one report looks like the same figure in another. A card added later, or a method name in a
+SSD-KD red, its ablations in warm colours, Fast-Datafree in blues, NAYER in teals, KD on real data, the student
+and the teacher in greys), so a figure in one report looks like the same figure in another. A card added later, or a method name in a
 summary that no card has any more, takes the next combination of `SPARE` that no fixed card uses, in name order over
 every card and the names asked about: deterministic, distinct from every other method, and no edit here needed.
 
