@@ -4,7 +4,8 @@
 SSD-KD red, its ablations in warm colours, Fast-Datafree in blues, NAYER in teals, KD on real data, the student
 and the teacher in greys), so a figure in one report looks like the same figure in another. A card added later, or
 a method name in a summary that no card has any more, takes the next combination of `SPARE` that no fixed card
-uses, in name order over every card and the names asked about: deterministic, distinct from every other method, and no edit here needed.
+uses, in name order over every card and the names asked about: deterministic, distinct from every other method,
+and no edit here needed.
 
 `rc` is the matplotlib settings the figures are drawn and saved under: 7-8 pt text at print size on a 7 in wide
 (two-column) figure, TrueType fonts in the PDF.
