@@ -122,7 +122,7 @@ def test_three_seed_cell_uses_ddof1_and_delta_is_ours_minus_paper(grid: Path):
 def test_partial_grid_marks_missing_cells(grid: Path):
     cells = table_cells(_frame(grid), "table2")
     cifar = cells[cells["dataset"] == "cifar10"]
-    assert len(cifar) == 10 * 5  # every method × every paper pair, run or not
+    assert len(cifar) == 14 * 5  # every method (NAYER's four rows included) × every paper pair, run or not
     missing = cifar[(cifar["method"] == "cmi") & (cifar["pair"] == "vgg11-resnet18")].iloc[0]
     assert missing["n"] == 0 and pd.isna(missing["acc_mean"]) and missing["paper_acc"] == 91.13
     text = render_markdown(cells, "table2")
