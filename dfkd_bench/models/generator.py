@@ -12,6 +12,25 @@ from torch import Tensor, nn
 from dfkd_bench.errors import BadInput
 
 
+def decoder(ngf: int, nc: int) -> nn.Sequential:
+    """The upsampling half shared by Fast's and NAYER's generators: ``2*ngf x s x s`` maps -> ``nc x 4s x 4s`` in
+    [0, 1]. Out-of-place LeakyReLU: same values as the reference's inplace=True, but it can never clobber a tensor
+    that autograd (or a meta-learning inner loop) still needs."""
+    return nn.Sequential(
+        nn.BatchNorm2d(ngf * 2),
+        nn.Upsample(scale_factor=2),
+        nn.Conv2d(ngf * 2, ngf * 2, 3, stride=1, padding=1, bias=False),
+        nn.BatchNorm2d(ngf * 2),
+        nn.LeakyReLU(0.2),
+        nn.Upsample(scale_factor=2),
+        nn.Conv2d(ngf * 2, ngf, 3, stride=1, padding=1, bias=False),
+        nn.BatchNorm2d(ngf),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(ngf, nc, 3, stride=1, padding=1),
+        nn.Sigmoid(),
+    )
+
+
 class Generator(nn.Module):
     """Noise ``(B, nz)`` -> images ``(B, nc, img_size, img_size)`` in [0, 1]."""
 
@@ -22,21 +41,7 @@ class Generator(nn.Module):
         self.nz, self.ngf, self.img_size, self.nc = nz, ngf, img_size, nc
         self.init_size = img_size // 4
         self.l1 = nn.Sequential(nn.Linear(nz, ngf * 2 * self.init_size**2))
-        # Out-of-place LeakyReLU: same values as the reference's inplace=True, but it can
-        # never clobber a tensor that autograd (or a meta-learning inner loop) still needs.
-        self.conv_blocks = nn.Sequential(
-            nn.BatchNorm2d(ngf * 2),
-            nn.Upsample(scale_factor=2),
-            nn.Conv2d(ngf * 2, ngf * 2, 3, stride=1, padding=1, bias=False),
-            nn.BatchNorm2d(ngf * 2),
-            nn.LeakyReLU(0.2),
-            nn.Upsample(scale_factor=2),
-            nn.Conv2d(ngf * 2, ngf, 3, stride=1, padding=1, bias=False),
-            nn.BatchNorm2d(ngf),
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(ngf, nc, 3, stride=1, padding=1),
-            nn.Sigmoid(),
-        )
+        self.conv_blocks = decoder(ngf, nc)
 
     def forward(self, z: Tensor) -> Tensor:
         out = self.l1(z)

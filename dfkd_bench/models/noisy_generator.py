@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from dfkd_bench.errors import BadInput
+from dfkd_bench.models.generator import decoder
 
 
 class NoisyLayerGenerator(nn.Module):
@@ -45,19 +46,7 @@ class NoisyLayerGenerator(nn.Module):
             nn.Linear(embedding_dim, noise_dim) for _ in range(math.ceil(batch_size / num_classes))
         )
         self.l1 = nn.Sequential(nn.Linear(noise_dim, ngf * 2 * self.init_size**2))
-        self.conv_blocks = nn.Sequential(
-            nn.BatchNorm2d(ngf * 2),
-            nn.Upsample(scale_factor=2),
-            nn.Conv2d(ngf * 2, ngf * 2, 3, stride=1, padding=1, bias=False),
-            nn.BatchNorm2d(ngf * 2),
-            nn.LeakyReLU(0.2),
-            nn.Upsample(scale_factor=2),
-            nn.Conv2d(ngf * 2, ngf, 3, stride=1, padding=1, bias=False),
-            nn.BatchNorm2d(ngf),
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(ngf, nc, 3, stride=1, padding=1),
-            nn.Sigmoid(),
-        )
+        self.conv_blocks = decoder(ngf, nc)
 
     def redraw_noisy_layers(self) -> None:
         """New N(0, 1) weights and zero biases for every noisy layer: the diversity of one synthesis loop."""
