@@ -336,7 +336,7 @@ def status(out: Path, as_json: bool) -> None:
     help="the KD step's precision (train.precision; auto: fp32; bf16 is opt-in until checked on a GPU)",
 )
 @click.option("--compile", "compile_models", is_flag=True, help="torch.compile the KD forwards (train.compile)")
-@click.option("--kd-steps", type=click.IntRange(min=1), default=20, show_default=True, help="timed KD steps")
+@click.option("--kd-steps", type=click.IntRange(min=1), default=48, show_default=True, help="timed KD steps")
 @click.option("--warmup-steps", type=click.IntRange(min=0), default=3, show_default=True, help="untimed steps first")
 @click.option("--synthesis-rounds", type=click.IntRange(min=1), default=2, show_default=True, help="timed rounds")
 @click.option(

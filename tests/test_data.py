@@ -450,3 +450,25 @@ def test_a_crafted_cifar_batch_cannot_run_code(tmp_path):
     arrays = tmp_path / "ok"
     pickle_to(arrays, {b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2]})
     assert _unpickle(arrays)[b"labels"] == [1, 2]
+
+
+@pytest.mark.parametrize("shape, padding", [((9, 3, 5, 7), 2), ((4, 1, 6, 6), 0), ((5, 2, 4, 3), 4)])
+def test_crops_with_and_without_a_gradient_are_the_same_windows(shape, padding):
+    """Replay (no gradient) picks windows from a strided view, synthesis from an unfold view: same crops, and the
+    differentiable one sends each crop's gradient back to exactly the pixels it copied."""
+    x = torch.rand(shape) + 0.5
+    plain = random_crop_flip(x, padding, True, torch.Generator().manual_seed(4))
+    leaf = x.clone().requires_grad_(True)
+    tracked = random_crop_flip(leaf, padding, True, torch.Generator().manual_seed(4))
+    assert torch.equal(plain, tracked.detach())
+    tracked.sum().backward()
+    copied = random_crop_flip(torch.ones(shape), padding, True, torch.Generator().manual_seed(4))
+    assert leaf.grad.sum() == copied.sum() and set(leaf.grad.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_normalize_in_place_gives_the_same_values():
+    x = torch.rand(6, 3, 4, 4)
+    mean, std = (0.1, 0.2, 0.3), (0.5, 0.25, 2.0)
+    expected = normalize(x, mean, std)
+    out = normalize(x, mean, std, inplace=True)
+    assert out.data_ptr() == x.data_ptr() and torch.equal(out, expected)

@@ -32,7 +32,7 @@ from dfkd_bench.methods import Method
 from dfkd_bench.methods.losses import kd_kl
 from dfkd_bench.methods.pool_method import PoolMethod
 
-BLOCKS = 4
+BLOCKS = 8
 """Timed KD steps are split into this many blocks, real and bare alternating, so that both see the same load."""
 
 
@@ -40,7 +40,7 @@ BLOCKS = 4
 class BenchSettings:
     """How long each measurement runs: untimed warm-up steps first (allocation, cuDNN autotuning, compilation)."""
 
-    kd_steps: int = 20
+    kd_steps: int = 48
     warmup_steps: int = 3
     synthesis_rounds: int = 2
     peak_tflops: float | None = None

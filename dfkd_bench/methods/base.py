@@ -135,6 +135,13 @@ class Method(abc.ABC):
         x = random_crop_flip(images01, padding=padding, flip=spec.hflip)
         return normalize(x, spec.mean, spec.std)
 
+    def replay(self, images01: Tensor, padding: int) -> Tensor:
+        """`augment` for a KD batch drawn from a pool: `images01` is a fresh copy that needs no gradient, so it is
+        normalised in place (the same values as `augment`, with less memory traffic in the hot loop)."""
+        spec = self.ctx.spec
+        x = random_crop_flip(images01, padding=padding, flip=spec.hflip)
+        return normalize(x, spec.mean, spec.std, inplace=True)
+
 
 def params_from_dict(cls: type[Method], values: dict[str, Any]) -> Any:
     """Build a method's Params dataclass; unknown keys are errors naming the valid ones."""

@@ -78,8 +78,12 @@ class ImagePool:
             self._cursor = 0
         idx = self._order[self._cursor : self._cursor + batch_size]
         self._cursor += batch_size
-        batch = self.images[to_device(idx, self.images.device)]
-        return batch.float() / 255 if self.store_uint8 else batch
+        return self.gather(to_device(idx, self.images.device))
+
+    def gather(self, index: Tensor) -> Tensor:
+        """The images at `index` as a fresh float tensor in [0, 1] (a copy: callers may overwrite it)."""
+        batch = self.images[index]
+        return batch.float().div_(255) if self.store_uint8 else batch
 
     def state_dict(self) -> dict[str, object]:
         images = self.images

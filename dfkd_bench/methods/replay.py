@@ -72,8 +72,7 @@ class ReplayBuffer(ImagePool):
         index = torch.multinomial(probabilities, batch_size, replacement=True)
         smallest = probabilities.min() if max_normalised else None
         weights = importance_weights(probabilities[index], len(self), beta, smallest)
-        images = self.images[index]
-        return index, (images.float() / 255 if self.store_uint8 else images), weights
+        return index, self.gather(index), weights
 
     def update(self, index: Tensor, priorities: Tensor, weights: Tensor) -> None:
         """Write back δ_{i+1} and w_i of the sampled items (Algorithm 1, line 21)."""
