@@ -127,20 +127,15 @@ class Method(abc.ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what `state_dict` returned."""
 
-    def augment(self, images01: Tensor, padding: int) -> Tensor:
+    def augment(self, images01: Tensor, padding: int, inplace: bool = False) -> Tensor:
         """CIFAR-style augmentation (random crop with zero padding, flip where labels allow) and normalisation.
 
-        Differentiable, so synthesis can back-propagate through it; pool methods also apply it on replay."""
+        Differentiable, so synthesis can back-propagate through it; pool methods also apply it on replay, where
+        `images01` is a fresh copy from the pool that needs no gradient and `inplace` normalises it in its own memory
+        (the same values, less memory traffic in the hot loop)."""
         spec = self.ctx.spec
         x = random_crop_flip(images01, padding=padding, flip=spec.hflip)
-        return normalize(x, spec.mean, spec.std)
-
-    def replay(self, images01: Tensor, padding: int) -> Tensor:
-        """`augment` for a KD batch drawn from a pool: `images01` is a fresh copy that needs no gradient, so it is
-        normalised in place (the same values as `augment`, with less memory traffic in the hot loop)."""
-        spec = self.ctx.spec
-        x = random_crop_flip(images01, padding=padding, flip=spec.hflip)
-        return normalize(x, spec.mean, spec.std, inplace=True)
+        return normalize(x, spec.mean, spec.std, inplace=inplace)
 
 
 def params_from_dict(cls: type[Method], values: dict[str, Any]) -> Any:

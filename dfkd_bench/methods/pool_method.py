@@ -34,7 +34,7 @@ class PoolMethod(Method):
 
     def sample(self) -> Batch:
         images = self.pool.sample(self.ctx.train.batch_size)
-        return Batch(x=self.replay(images, self.params.replay_padding))
+        return Batch(x=self.augment(images, self.params.replay_padding, inplace=True))
 
     def data_scale(self) -> int:
         return len(self.pool)

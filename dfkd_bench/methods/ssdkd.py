@@ -103,7 +103,7 @@ class SSDKD(Fast):
         if p.is_weights == "batch_max":
             weights = weights / weights.max()
         self._weights_seen.append(weights)
-        return Batch(x=self.replay(images, p.replay_padding), weight=weights, index=index)
+        return Batch(x=self.augment(images, p.replay_padding, inplace=True), weight=weights, index=index)
 
     def epoch_statistics(self) -> dict[str, float]:
         """The IS weights the epoch's KD batches carried (a large maximum is a gradient spike) and the β used."""
